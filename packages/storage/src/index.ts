@@ -1,0 +1,17 @@
+export type { MemoryStorageOptions } from "./memory-storage.js";
+export { compareKeys, createMemoryStorage, MemoryStorage, resolveRange } from "./memory-storage.js";
+export type {
+  ByteRange,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  PutBody,
+  PutOptions,
+  StorageBackend,
+} from "./storage-backend.js";
+export {
+  MAX_KEY_BYTES,
+  RESERVED_SEGMENT_PREFIX,
+  validateKey,
+  validatePrefix,
+} from "./validate-key.js";
