@@ -116,6 +116,11 @@ export interface WorkerConfig {
   heartbeatIntervalMs: bigint;
   /** Configuration for the worker (its registration metadata, echoed). */
   config: { [key: string]: string };
+  /**
+   * Added: the membership version this answer reflects; it grows whenever a worker joins, leaves
+   * or is declared dead. 0 from coordinators that do not track it.
+   */
+  membershipVersion: bigint;
 }
 
 export interface WorkerConfig_ConfigEntry {
@@ -144,6 +149,11 @@ export interface HeartbeatResponse {
   serverTimestampMs: bigint;
   /** Commands for the worker, such as "stop", "checkpoint" or "membership_changed". */
   pendingCommands: string[];
+  /** Added: the current membership version (see WorkerConfig.membership_version). */
+  membershipVersion: bigint;
+  /** Added: the worker's current rank and the number of live workers. */
+  rank: number;
+  worldSize: number;
 }
 
 /** A worker's state and progress. */
@@ -269,6 +279,63 @@ export interface ShardAssignment {
   /** Where the shard's data lives (the dataset path). */
   filePaths: string[];
   epoch: bigint;
+  /**
+   * Added: the sample ranges of this shard not yet reported consumed this epoch, in order. Empty
+   * together with consumed_samples = 0 means nothing was consumed yet: read [start_index, end_index).
+   */
+  remainingRanges: SampleRange[];
+  /** Added: how many samples of this shard were reported consumed this epoch. */
+  consumedSamples: bigint;
+}
+
+/** Added: a half-open range of sample indices [start, end). */
+export interface SampleRange {
+  start: bigint;
+  end: bigint;
+}
+
+/** Added: every shard of one worker's assignment for one epoch. */
+export interface ShardAssignmentList {
+  workerId: string;
+  datasetId: string;
+  epoch: bigint;
+  /**
+   * The membership version the assignment was computed for. When a heartbeat reports a higher
+   * version, ask again: shards may have moved.
+   */
+  membershipVersion: bigint;
+  totalShards: bigint;
+  shards: ShardAssignment[];
+}
+
+/** Added: a worker reporting consumed samples of one shard. */
+export interface ShardProgress {
+  workerId: string;
+  datasetId: string;
+  epoch: bigint;
+  shardId: bigint;
+  /**
+   * Consumed sample ranges, each [start, end) inside the shard; overlaps with earlier reports are
+   * merged, never counted twice.
+   */
+  consumed: SampleRange[];
+  /**
+   * The membership version of the assignment the worker is working from (0 = not checked). A stale
+   * version whose shard moved to another worker is rejected with FAILED_PRECONDITION.
+   */
+  membershipVersion: bigint;
+}
+
+/** Added: the coordinator's answer to ReportShardProgress. */
+export interface ShardProgressAck {
+  accepted: boolean;
+  membershipVersion: bigint;
+  /** Samples of this shard consumed so far this epoch. */
+  consumedSamples: bigint;
+  /** Whether every sample of the shard was consumed this epoch. */
+  shardComplete: boolean;
+  /** Whether every shard of the dataset was consumed this epoch. */
+  epochComplete: boolean;
 }
 
 /** A worker reporting a checkpoint it wrote. */
@@ -286,6 +353,18 @@ export interface CheckpointInfo {
   timestampMs: bigint;
   type: CheckpointType;
   metadata: { [key: string]: string };
+  /** Added: the job this checkpoint belongs to; empty means the default job. */
+  jobId: string;
+  /**
+   * Added: the writer's rank. Old clients do not send it (0); the coordinator then uses the
+   * worker's current rank, read from the request's worker_id.
+   */
+  rank: number;
+  /**
+   * Added: how many ranks wrote a part of this step (the membership size the step was taken at).
+   * 0 means "the live membership when the first part is reported".
+   */
+  worldSize: number;
 }
 
 export interface CheckpointInfo_MetadataEntry {
@@ -300,6 +379,11 @@ export interface CheckpointAck {
   message: string;
   /** The step recorded. */
   globalStep: bigint;
+  /** Added: true once every rank of this step's membership has reported its part. */
+  complete: boolean;
+  /** Added: parts reported so far and parts needed for this step. */
+  ranksReported: number;
+  ranksExpected: number;
 }
 
 /** A worker arriving at a barrier. */
@@ -309,6 +393,11 @@ export interface BarrierRequest {
   barrierId: string;
   /** The training step the barrier belongs to (informational). */
   step: bigint;
+  /**
+   * Added: how long the barrier may wait for every member, in ms; 0 means the coordinator's
+   * default. The whole barrier fails with DEADLINE_EXCEEDED when it passes.
+   */
+  timeoutMs: bigint;
 }
 
 /** The outcome of a barrier for one waiter. */
@@ -319,6 +408,10 @@ export interface BarrierResponse {
   participants: bigint;
   /** This worker's arrival position, starting at 1. */
   arrivalOrder: bigint;
+  /** Added: the ids of the workers released together, in arrival order. */
+  participantIds: string[];
+  /** Added: the membership version at release. */
+  membershipVersion: bigint;
 }
 
 /** A dataset to register. */
@@ -369,6 +462,8 @@ export interface RecoveryResponse {
   resumeEpoch: bigint;
   /** The worker's shards for the resume epoch, for every registered dataset. */
   shardAssignments: ShardAssignment[];
+  /** Added: the membership version the shard assignments were computed for. */
+  membershipVersion: bigint;
 }
 
 function createBaseWorkerInfo(): WorkerInfo {
@@ -653,7 +748,7 @@ export const WorkerInfo_MetadataEntry: MessageFns<WorkerInfo_MetadataEntry> = {
 };
 
 function createBaseWorkerConfig(): WorkerConfig {
-  return { assignedId: "", rank: 0, worldSize: 0, heartbeatIntervalMs: 0n, config: {} };
+  return { assignedId: "", rank: 0, worldSize: 0, heartbeatIntervalMs: 0n, config: {}, membershipVersion: 0n };
 }
 
 export const WorkerConfig: MessageFns<WorkerConfig> = {
@@ -676,6 +771,12 @@ export const WorkerConfig: MessageFns<WorkerConfig> = {
     globalThis.Object.entries(message.config).forEach(([key, value]: [string, string]) => {
       WorkerConfig_ConfigEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(48).int64(message.membershipVersion);
+    }
     return writer;
   },
 
@@ -735,6 +836,14 @@ export const WorkerConfig: MessageFns<WorkerConfig> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -779,6 +888,11 @@ export const WorkerConfig: MessageFns<WorkerConfig> = {
           {},
         )
         : {},
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
     };
   },
 
@@ -805,6 +919,9 @@ export const WorkerConfig: MessageFns<WorkerConfig> = {
         });
       }
     }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
     return obj;
   },
 
@@ -828,6 +945,9 @@ export const WorkerConfig: MessageFns<WorkerConfig> = {
       },
       {},
     );
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
     return message;
   },
 };
@@ -1052,7 +1172,14 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { acknowledged: false, serverTimestampMs: 0n, pendingCommands: [] };
+  return {
+    acknowledged: false,
+    serverTimestampMs: 0n,
+    pendingCommands: [],
+    membershipVersion: 0n,
+    rank: 0,
+    worldSize: 0,
+  };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
@@ -1068,6 +1195,18 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     }
     for (const v of message.pendingCommands) {
       writer.uint32(26).string(v!);
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(32).int64(message.membershipVersion);
+    }
+    if (message.rank !== 0) {
+      writer.uint32(40).int32(message.rank);
+    }
+    if (message.worldSize !== 0) {
+      writer.uint32(48).int32(message.worldSize);
     }
     return writer;
   },
@@ -1109,6 +1248,30 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.pendingCommands.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rank = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.worldSize = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1134,6 +1297,17 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
         : globalThis.Array.isArray(object?.pending_commands)
         ? object.pending_commands.map((e: any) => globalThis.String(e))
         : [],
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
+      rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
+      worldSize: isSet(object.worldSize)
+        ? globalThis.Number(object.worldSize)
+        : isSet(object.world_size)
+        ? globalThis.Number(object.world_size)
+        : 0,
     };
   },
 
@@ -1148,6 +1322,15 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     if (message.pendingCommands?.length) {
       obj.pendingCommands = message.pendingCommands;
     }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
+    if (message.rank !== 0) {
+      obj.rank = Math.round(message.rank);
+    }
+    if (message.worldSize !== 0) {
+      obj.worldSize = Math.round(message.worldSize);
+    }
     return obj;
   },
 
@@ -1161,6 +1344,11 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
       ? BigInt(object.serverTimestampMs)
       : 0n;
     message.pendingCommands = object.pendingCommands?.map((e) => e) || [];
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
+    message.rank = object.rank ?? 0;
+    message.worldSize = object.worldSize ?? 0;
     return message;
   },
 };
@@ -1806,7 +1994,17 @@ export const ShardRequest: MessageFns<ShardRequest> = {
 };
 
 function createBaseShardAssignment(): ShardAssignment {
-  return { datasetId: "", shardId: 0n, totalShards: 0n, startIndex: 0n, endIndex: 0n, filePaths: [], epoch: 0n };
+  return {
+    datasetId: "",
+    shardId: 0n,
+    totalShards: 0n,
+    startIndex: 0n,
+    endIndex: 0n,
+    filePaths: [],
+    epoch: 0n,
+    remainingRanges: [],
+    consumedSamples: 0n,
+  };
 }
 
 export const ShardAssignment: MessageFns<ShardAssignment> = {
@@ -1846,6 +2044,15 @@ export const ShardAssignment: MessageFns<ShardAssignment> = {
         throw new globalThis.Error("value provided for field message.epoch of type int64 too large");
       }
       writer.uint32(56).int64(message.epoch);
+    }
+    for (const v of message.remainingRanges) {
+      SampleRange.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.consumedSamples !== 0n) {
+      if (BigInt.asIntN(64, message.consumedSamples) !== message.consumedSamples) {
+        throw new globalThis.Error("value provided for field message.consumedSamples of type int64 too large");
+      }
+      writer.uint32(72).int64(message.consumedSamples);
     }
     return writer;
   },
@@ -1919,6 +2126,22 @@ export const ShardAssignment: MessageFns<ShardAssignment> = {
             message.epoch = reader.int64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.remainingRanges.push(SampleRange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.consumedSamples = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1960,6 +2183,16 @@ export const ShardAssignment: MessageFns<ShardAssignment> = {
         ? object.file_paths.map((e: any) => globalThis.String(e))
         : [],
       epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
+      remainingRanges: globalThis.Array.isArray(object?.remainingRanges)
+        ? object.remainingRanges.map((e: any) => SampleRange.fromJSON(e))
+        : globalThis.Array.isArray(object?.remaining_ranges)
+        ? object.remaining_ranges.map((e: any) => SampleRange.fromJSON(e))
+        : [],
+      consumedSamples: isSet(object.consumedSamples)
+        ? BigInt(object.consumedSamples)
+        : isSet(object.consumed_samples)
+        ? BigInt(object.consumed_samples)
+        : 0n,
     };
   },
 
@@ -1986,6 +2219,12 @@ export const ShardAssignment: MessageFns<ShardAssignment> = {
     if (message.epoch !== 0n) {
       obj.epoch = message.epoch.toString();
     }
+    if (message.remainingRanges?.length) {
+      obj.remainingRanges = message.remainingRanges.map((e) => SampleRange.toJSON(e));
+    }
+    if (message.consumedSamples !== 0n) {
+      obj.consumedSamples = message.consumedSamples.toString();
+    }
     return obj;
   },
 
@@ -2005,6 +2244,611 @@ export const ShardAssignment: MessageFns<ShardAssignment> = {
     message.endIndex = (object.endIndex !== undefined && object.endIndex !== null) ? BigInt(object.endIndex) : 0n;
     message.filePaths = object.filePaths?.map((e) => e) || [];
     message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    message.remainingRanges = object.remainingRanges?.map((e) => SampleRange.fromPartial(e)) || [];
+    message.consumedSamples = (object.consumedSamples !== undefined && object.consumedSamples !== null)
+      ? BigInt(object.consumedSamples)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseSampleRange(): SampleRange {
+  return { start: 0n, end: 0n };
+}
+
+export const SampleRange: MessageFns<SampleRange> = {
+  encode(message: SampleRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== 0n) {
+      if (BigInt.asIntN(64, message.start) !== message.start) {
+        throw new globalThis.Error("value provided for field message.start of type int64 too large");
+      }
+      writer.uint32(8).int64(message.start);
+    }
+    if (message.end !== 0n) {
+      if (BigInt.asIntN(64, message.end) !== message.end) {
+        throw new globalThis.Error("value provided for field message.end of type int64 too large");
+      }
+      writer.uint32(16).int64(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SampleRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSampleRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.start = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.end = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SampleRange {
+    return { start: isSet(object.start) ? BigInt(object.start) : 0n, end: isSet(object.end) ? BigInt(object.end) : 0n };
+  },
+
+  toJSON(message: SampleRange): unknown {
+    const obj: any = {};
+    if (message.start !== 0n) {
+      obj.start = message.start.toString();
+    }
+    if (message.end !== 0n) {
+      obj.end = message.end.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SampleRange>): SampleRange {
+    return SampleRange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SampleRange>): SampleRange {
+    const message = createBaseSampleRange();
+    message.start = (object.start !== undefined && object.start !== null) ? BigInt(object.start) : 0n;
+    message.end = (object.end !== undefined && object.end !== null) ? BigInt(object.end) : 0n;
+    return message;
+  },
+};
+
+function createBaseShardAssignmentList(): ShardAssignmentList {
+  return { workerId: "", datasetId: "", epoch: 0n, membershipVersion: 0n, totalShards: 0n, shards: [] };
+}
+
+export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
+  encode(message: ShardAssignmentList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workerId !== "") {
+      writer.uint32(10).string(message.workerId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(18).string(message.datasetId);
+    }
+    if (message.epoch !== 0n) {
+      if (BigInt.asIntN(64, message.epoch) !== message.epoch) {
+        throw new globalThis.Error("value provided for field message.epoch of type int64 too large");
+      }
+      writer.uint32(24).int64(message.epoch);
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(32).int64(message.membershipVersion);
+    }
+    if (message.totalShards !== 0n) {
+      if (BigInt.asIntN(64, message.totalShards) !== message.totalShards) {
+        throw new globalThis.Error("value provided for field message.totalShards of type int64 too large");
+      }
+      writer.uint32(40).int64(message.totalShards);
+    }
+    for (const v of message.shards) {
+      ShardAssignment.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardAssignmentList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardAssignmentList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.epoch = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.totalShards = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.shards.push(ShardAssignment.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardAssignmentList {
+    return {
+      workerId: isSet(object.workerId)
+        ? globalThis.String(object.workerId)
+        : isSet(object.worker_id)
+        ? globalThis.String(object.worker_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
+      totalShards: isSet(object.totalShards)
+        ? BigInt(object.totalShards)
+        : isSet(object.total_shards)
+        ? BigInt(object.total_shards)
+        : 0n,
+      shards: globalThis.Array.isArray(object?.shards)
+        ? object.shards.map((e: any) => ShardAssignment.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ShardAssignmentList): unknown {
+    const obj: any = {};
+    if (message.workerId !== "") {
+      obj.workerId = message.workerId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.epoch !== 0n) {
+      obj.epoch = message.epoch.toString();
+    }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
+    if (message.totalShards !== 0n) {
+      obj.totalShards = message.totalShards.toString();
+    }
+    if (message.shards?.length) {
+      obj.shards = message.shards.map((e) => ShardAssignment.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShardAssignmentList>): ShardAssignmentList {
+    return ShardAssignmentList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShardAssignmentList>): ShardAssignmentList {
+    const message = createBaseShardAssignmentList();
+    message.workerId = object.workerId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
+    message.totalShards = (object.totalShards !== undefined && object.totalShards !== null)
+      ? BigInt(object.totalShards)
+      : 0n;
+    message.shards = object.shards?.map((e) => ShardAssignment.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseShardProgress(): ShardProgress {
+  return { workerId: "", datasetId: "", epoch: 0n, shardId: 0n, consumed: [], membershipVersion: 0n };
+}
+
+export const ShardProgress: MessageFns<ShardProgress> = {
+  encode(message: ShardProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workerId !== "") {
+      writer.uint32(10).string(message.workerId);
+    }
+    if (message.datasetId !== "") {
+      writer.uint32(18).string(message.datasetId);
+    }
+    if (message.epoch !== 0n) {
+      if (BigInt.asIntN(64, message.epoch) !== message.epoch) {
+        throw new globalThis.Error("value provided for field message.epoch of type int64 too large");
+      }
+      writer.uint32(24).int64(message.epoch);
+    }
+    if (message.shardId !== 0n) {
+      if (BigInt.asIntN(64, message.shardId) !== message.shardId) {
+        throw new globalThis.Error("value provided for field message.shardId of type int64 too large");
+      }
+      writer.uint32(32).int64(message.shardId);
+    }
+    for (const v of message.consumed) {
+      SampleRange.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(48).int64(message.membershipVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.epoch = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shardId = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.consumed.push(SampleRange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardProgress {
+    return {
+      workerId: isSet(object.workerId)
+        ? globalThis.String(object.workerId)
+        : isSet(object.worker_id)
+        ? globalThis.String(object.worker_id)
+        : "",
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
+      shardId: isSet(object.shardId) ? BigInt(object.shardId) : isSet(object.shard_id) ? BigInt(object.shard_id) : 0n,
+      consumed: globalThis.Array.isArray(object?.consumed)
+        ? object.consumed.map((e: any) => SampleRange.fromJSON(e))
+        : [],
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ShardProgress): unknown {
+    const obj: any = {};
+    if (message.workerId !== "") {
+      obj.workerId = message.workerId;
+    }
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.epoch !== 0n) {
+      obj.epoch = message.epoch.toString();
+    }
+    if (message.shardId !== 0n) {
+      obj.shardId = message.shardId.toString();
+    }
+    if (message.consumed?.length) {
+      obj.consumed = message.consumed.map((e) => SampleRange.toJSON(e));
+    }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShardProgress>): ShardProgress {
+    return ShardProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShardProgress>): ShardProgress {
+    const message = createBaseShardProgress();
+    message.workerId = object.workerId ?? "";
+    message.datasetId = object.datasetId ?? "";
+    message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    message.shardId = (object.shardId !== undefined && object.shardId !== null) ? BigInt(object.shardId) : 0n;
+    message.consumed = object.consumed?.map((e) => SampleRange.fromPartial(e)) || [];
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseShardProgressAck(): ShardProgressAck {
+  return { accepted: false, membershipVersion: 0n, consumedSamples: 0n, shardComplete: false, epochComplete: false };
+}
+
+export const ShardProgressAck: MessageFns<ShardProgressAck> = {
+  encode(message: ShardProgressAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accepted !== false) {
+      writer.uint32(8).bool(message.accepted);
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(16).int64(message.membershipVersion);
+    }
+    if (message.consumedSamples !== 0n) {
+      if (BigInt.asIntN(64, message.consumedSamples) !== message.consumedSamples) {
+        throw new globalThis.Error("value provided for field message.consumedSamples of type int64 too large");
+      }
+      writer.uint32(24).int64(message.consumedSamples);
+    }
+    if (message.shardComplete !== false) {
+      writer.uint32(32).bool(message.shardComplete);
+    }
+    if (message.epochComplete !== false) {
+      writer.uint32(40).bool(message.epochComplete);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardProgressAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardProgressAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.consumedSamples = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shardComplete = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.epochComplete = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardProgressAck {
+    return {
+      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
+      consumedSamples: isSet(object.consumedSamples)
+        ? BigInt(object.consumedSamples)
+        : isSet(object.consumed_samples)
+        ? BigInt(object.consumed_samples)
+        : 0n,
+      shardComplete: isSet(object.shardComplete)
+        ? globalThis.Boolean(object.shardComplete)
+        : isSet(object.shard_complete)
+        ? globalThis.Boolean(object.shard_complete)
+        : false,
+      epochComplete: isSet(object.epochComplete)
+        ? globalThis.Boolean(object.epochComplete)
+        : isSet(object.epoch_complete)
+        ? globalThis.Boolean(object.epoch_complete)
+        : false,
+    };
+  },
+
+  toJSON(message: ShardProgressAck): unknown {
+    const obj: any = {};
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
+    if (message.consumedSamples !== 0n) {
+      obj.consumedSamples = message.consumedSamples.toString();
+    }
+    if (message.shardComplete !== false) {
+      obj.shardComplete = message.shardComplete;
+    }
+    if (message.epochComplete !== false) {
+      obj.epochComplete = message.epochComplete;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShardProgressAck>): ShardProgressAck {
+    return ShardProgressAck.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShardProgressAck>): ShardProgressAck {
+    const message = createBaseShardProgressAck();
+    message.accepted = object.accepted ?? false;
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
+    message.consumedSamples = (object.consumedSamples !== undefined && object.consumedSamples !== null)
+      ? BigInt(object.consumedSamples)
+      : 0n;
+    message.shardComplete = object.shardComplete ?? false;
+    message.epochComplete = object.epochComplete ?? false;
     return message;
   },
 };
@@ -2020,6 +2864,9 @@ function createBaseCheckpointInfo(): CheckpointInfo {
     timestampMs: 0n,
     type: 0,
     metadata: {},
+    jobId: "",
+    rank: 0,
+    worldSize: 0,
   };
 }
 
@@ -2064,6 +2911,15 @@ export const CheckpointInfo: MessageFns<CheckpointInfo> = {
     globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
       CheckpointInfo_MetadataEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
     });
+    if (message.jobId !== "") {
+      writer.uint32(82).string(message.jobId);
+    }
+    if (message.rank !== 0) {
+      writer.uint32(88).int32(message.rank);
+    }
+    if (message.worldSize !== 0) {
+      writer.uint32(96).int32(message.worldSize);
+    }
     return writer;
   },
 
@@ -2155,6 +3011,30 @@ export const CheckpointInfo: MessageFns<CheckpointInfo> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rank = reader.int32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.worldSize = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2211,6 +3091,17 @@ export const CheckpointInfo: MessageFns<CheckpointInfo> = {
           {},
         )
         : {},
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      rank: isSet(object.rank) ? globalThis.Number(object.rank) : 0,
+      worldSize: isSet(object.worldSize)
+        ? globalThis.Number(object.worldSize)
+        : isSet(object.world_size)
+        ? globalThis.Number(object.world_size)
+        : 0,
     };
   },
 
@@ -2249,6 +3140,15 @@ export const CheckpointInfo: MessageFns<CheckpointInfo> = {
         });
       }
     }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.rank !== 0) {
+      obj.rank = Math.round(message.rank);
+    }
+    if (message.worldSize !== 0) {
+      obj.worldSize = Math.round(message.worldSize);
+    }
     return obj;
   },
 
@@ -2276,6 +3176,9 @@ export const CheckpointInfo: MessageFns<CheckpointInfo> = {
       },
       {},
     );
+    message.jobId = object.jobId ?? "";
+    message.rank = object.rank ?? 0;
+    message.worldSize = object.worldSize ?? 0;
     return message;
   },
 };
@@ -2366,7 +3269,15 @@ export const CheckpointInfo_MetadataEntry: MessageFns<CheckpointInfo_MetadataEnt
 };
 
 function createBaseCheckpointAck(): CheckpointAck {
-  return { success: false, checkpointId: "", message: "", globalStep: 0n };
+  return {
+    success: false,
+    checkpointId: "",
+    message: "",
+    globalStep: 0n,
+    complete: false,
+    ranksReported: 0,
+    ranksExpected: 0,
+  };
 }
 
 export const CheckpointAck: MessageFns<CheckpointAck> = {
@@ -2385,6 +3296,15 @@ export const CheckpointAck: MessageFns<CheckpointAck> = {
         throw new globalThis.Error("value provided for field message.globalStep of type int64 too large");
       }
       writer.uint32(32).int64(message.globalStep);
+    }
+    if (message.complete !== false) {
+      writer.uint32(40).bool(message.complete);
+    }
+    if (message.ranksReported !== 0) {
+      writer.uint32(48).int32(message.ranksReported);
+    }
+    if (message.ranksExpected !== 0) {
+      writer.uint32(56).int32(message.ranksExpected);
     }
     return writer;
   },
@@ -2434,6 +3354,30 @@ export const CheckpointAck: MessageFns<CheckpointAck> = {
             message.globalStep = reader.int64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ranksReported = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ranksExpected = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2460,6 +3404,17 @@ export const CheckpointAck: MessageFns<CheckpointAck> = {
         : isSet(object.global_step)
         ? BigInt(object.global_step)
         : 0n,
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+      ranksReported: isSet(object.ranksReported)
+        ? globalThis.Number(object.ranksReported)
+        : isSet(object.ranks_reported)
+        ? globalThis.Number(object.ranks_reported)
+        : 0,
+      ranksExpected: isSet(object.ranksExpected)
+        ? globalThis.Number(object.ranksExpected)
+        : isSet(object.ranks_expected)
+        ? globalThis.Number(object.ranks_expected)
+        : 0,
     };
   },
 
@@ -2477,6 +3432,15 @@ export const CheckpointAck: MessageFns<CheckpointAck> = {
     if (message.globalStep !== 0n) {
       obj.globalStep = message.globalStep.toString();
     }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    if (message.ranksReported !== 0) {
+      obj.ranksReported = Math.round(message.ranksReported);
+    }
+    if (message.ranksExpected !== 0) {
+      obj.ranksExpected = Math.round(message.ranksExpected);
+    }
     return obj;
   },
 
@@ -2491,12 +3455,15 @@ export const CheckpointAck: MessageFns<CheckpointAck> = {
     message.globalStep = (object.globalStep !== undefined && object.globalStep !== null)
       ? BigInt(object.globalStep)
       : 0n;
+    message.complete = object.complete ?? false;
+    message.ranksReported = object.ranksReported ?? 0;
+    message.ranksExpected = object.ranksExpected ?? 0;
     return message;
   },
 };
 
 function createBaseBarrierRequest(): BarrierRequest {
-  return { workerId: "", barrierId: "", step: 0n };
+  return { workerId: "", barrierId: "", step: 0n, timeoutMs: 0n };
 }
 
 export const BarrierRequest: MessageFns<BarrierRequest> = {
@@ -2512,6 +3479,12 @@ export const BarrierRequest: MessageFns<BarrierRequest> = {
         throw new globalThis.Error("value provided for field message.step of type int64 too large");
       }
       writer.uint32(24).int64(message.step);
+    }
+    if (message.timeoutMs !== 0n) {
+      if (BigInt.asIntN(64, message.timeoutMs) !== message.timeoutMs) {
+        throw new globalThis.Error("value provided for field message.timeoutMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.timeoutMs);
     }
     return writer;
   },
@@ -2553,6 +3526,14 @@ export const BarrierRequest: MessageFns<BarrierRequest> = {
             message.step = reader.int64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.timeoutMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2578,6 +3559,11 @@ export const BarrierRequest: MessageFns<BarrierRequest> = {
         ? globalThis.String(object.barrier_id)
         : "",
       step: isSet(object.step) ? BigInt(object.step) : 0n,
+      timeoutMs: isSet(object.timeoutMs)
+        ? BigInt(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? BigInt(object.timeout_ms)
+        : 0n,
     };
   },
 
@@ -2592,6 +3578,9 @@ export const BarrierRequest: MessageFns<BarrierRequest> = {
     if (message.step !== 0n) {
       obj.step = message.step.toString();
     }
+    if (message.timeoutMs !== 0n) {
+      obj.timeoutMs = message.timeoutMs.toString();
+    }
     return obj;
   },
 
@@ -2603,12 +3592,20 @@ export const BarrierRequest: MessageFns<BarrierRequest> = {
     message.workerId = object.workerId ?? "";
     message.barrierId = object.barrierId ?? "";
     message.step = (object.step !== undefined && object.step !== null) ? BigInt(object.step) : 0n;
+    message.timeoutMs = (object.timeoutMs !== undefined && object.timeoutMs !== null) ? BigInt(object.timeoutMs) : 0n;
     return message;
   },
 };
 
 function createBaseBarrierResponse(): BarrierResponse {
-  return { released: false, barrierId: "", participants: 0n, arrivalOrder: 0n };
+  return {
+    released: false,
+    barrierId: "",
+    participants: 0n,
+    arrivalOrder: 0n,
+    participantIds: [],
+    membershipVersion: 0n,
+  };
 }
 
 export const BarrierResponse: MessageFns<BarrierResponse> = {
@@ -2630,6 +3627,15 @@ export const BarrierResponse: MessageFns<BarrierResponse> = {
         throw new globalThis.Error("value provided for field message.arrivalOrder of type int64 too large");
       }
       writer.uint32(32).int64(message.arrivalOrder);
+    }
+    for (const v of message.participantIds) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(48).int64(message.membershipVersion);
     }
     return writer;
   },
@@ -2679,6 +3685,22 @@ export const BarrierResponse: MessageFns<BarrierResponse> = {
             message.arrivalOrder = reader.int64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.participantIds.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2705,6 +3727,16 @@ export const BarrierResponse: MessageFns<BarrierResponse> = {
         : isSet(object.arrival_order)
         ? BigInt(object.arrival_order)
         : 0n,
+      participantIds: globalThis.Array.isArray(object?.participantIds)
+        ? object.participantIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.participant_ids)
+        ? object.participant_ids.map((e: any) => globalThis.String(e))
+        : [],
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
     };
   },
 
@@ -2722,6 +3754,12 @@ export const BarrierResponse: MessageFns<BarrierResponse> = {
     if (message.arrivalOrder !== 0n) {
       obj.arrivalOrder = message.arrivalOrder.toString();
     }
+    if (message.participantIds?.length) {
+      obj.participantIds = message.participantIds;
+    }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
     return obj;
   },
 
@@ -2737,6 +3775,10 @@ export const BarrierResponse: MessageFns<BarrierResponse> = {
       : 0n;
     message.arrivalOrder = (object.arrivalOrder !== undefined && object.arrivalOrder !== null)
       ? BigInt(object.arrivalOrder)
+      : 0n;
+    message.participantIds = object.participantIds?.map((e) => e) || [];
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
       : 0n;
     return message;
   },
@@ -3294,7 +4336,14 @@ export const RecoveryRequest: MessageFns<RecoveryRequest> = {
 };
 
 function createBaseRecoveryResponse(): RecoveryResponse {
-  return { hasCheckpoint: false, latestCheckpoint: undefined, resumeStep: 0n, resumeEpoch: 0n, shardAssignments: [] };
+  return {
+    hasCheckpoint: false,
+    latestCheckpoint: undefined,
+    resumeStep: 0n,
+    resumeEpoch: 0n,
+    shardAssignments: [],
+    membershipVersion: 0n,
+  };
 }
 
 export const RecoveryResponse: MessageFns<RecoveryResponse> = {
@@ -3319,6 +4368,12 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
     }
     for (const v of message.shardAssignments) {
       ShardAssignment.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(48).int64(message.membershipVersion);
     }
     return writer;
   },
@@ -3376,6 +4431,14 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
             message.shardAssignments.push(ShardAssignment.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3415,6 +4478,11 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
         : globalThis.Array.isArray(object?.shard_assignments)
         ? object.shard_assignments.map((e: any) => ShardAssignment.fromJSON(e))
         : [],
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
     };
   },
 
@@ -3435,6 +4503,9 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
     if (message.shardAssignments?.length) {
       obj.shardAssignments = message.shardAssignments.map((e) => ShardAssignment.toJSON(e));
     }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
     return obj;
   },
 
@@ -3454,6 +4525,9 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
       ? BigInt(object.resumeEpoch)
       : 0n;
     message.shardAssignments = object.shardAssignments?.map((e) => ShardAssignment.fromPartial(e)) || [];
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
     return message;
   },
 };
@@ -3554,6 +4628,33 @@ export const CoordinatorService = {
     responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
   },
+  /**
+   * Returns every shard of the worker's assignment for an epoch, with the membership version the
+   * assignment was computed for. Shards already reported fully consumed this epoch are left out;
+   * partly consumed shards list only their remaining sample ranges.
+   */
+  getShardAssignments: {
+    path: "/coordinator.Coordinator/GetShardAssignments" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ShardRequest): Buffer => Buffer.from(ShardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ShardRequest => ShardRequest.decode(value),
+    responseSerialize: (value: ShardAssignmentList): Buffer => Buffer.from(ShardAssignmentList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ShardAssignmentList => ShardAssignmentList.decode(value),
+  },
+  /**
+   * Records that a worker consumed sample ranges of one shard, so that after a membership change
+   * or a mid-epoch resume the epoch is covered exactly once.
+   */
+  reportShardProgress: {
+    path: "/coordinator.Coordinator/ReportShardProgress" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ShardProgress): Buffer => Buffer.from(ShardProgress.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ShardProgress => ShardProgress.decode(value),
+    responseSerialize: (value: ShardProgressAck): Buffer => Buffer.from(ShardProgressAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ShardProgressAck => ShardProgressAck.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
@@ -3575,6 +4676,17 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
   waitBarrier: handleUnaryCall<BarrierRequest, BarrierResponse>;
   /** Heartbeats over one long-lived stream: one response per request. */
   streamHeartbeats: handleBidiStreamingCall<HeartbeatRequest, HeartbeatResponse>;
+  /**
+   * Returns every shard of the worker's assignment for an epoch, with the membership version the
+   * assignment was computed for. Shards already reported fully consumed this epoch are left out;
+   * partly consumed shards list only their remaining sample ranges.
+   */
+  getShardAssignments: handleUnaryCall<ShardRequest, ShardAssignmentList>;
+  /**
+   * Records that a worker consumed sample ranges of one shard, so that after a membership change
+   * or a mid-epoch resume the epoch is covered exactly once.
+   */
+  reportShardProgress: handleUnaryCall<ShardProgress, ShardProgressAck>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -3713,6 +4825,45 @@ export interface CoordinatorClient extends Client {
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<HeartbeatRequest, HeartbeatResponse>;
+  /**
+   * Returns every shard of the worker's assignment for an epoch, with the membership version the
+   * assignment was computed for. Shards already reported fully consumed this epoch are left out;
+   * partly consumed shards list only their remaining sample ranges.
+   */
+  getShardAssignments(
+    request: ShardRequest,
+    callback: (error: ServiceError | null, response: ShardAssignmentList) => void,
+  ): ClientUnaryCall;
+  getShardAssignments(
+    request: ShardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ShardAssignmentList) => void,
+  ): ClientUnaryCall;
+  getShardAssignments(
+    request: ShardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ShardAssignmentList) => void,
+  ): ClientUnaryCall;
+  /**
+   * Records that a worker consumed sample ranges of one shard, so that after a membership change
+   * or a mid-epoch resume the epoch is covered exactly once.
+   */
+  reportShardProgress(
+    request: ShardProgress,
+    callback: (error: ServiceError | null, response: ShardProgressAck) => void,
+  ): ClientUnaryCall;
+  reportShardProgress(
+    request: ShardProgress,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ShardProgressAck) => void,
+  ): ClientUnaryCall;
+  reportShardProgress(
+    request: ShardProgress,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ShardProgressAck) => void,
+  ): ClientUnaryCall;
 }
 
 export const CoordinatorClient = makeGenericClientConstructor(
