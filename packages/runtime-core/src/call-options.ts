@@ -73,7 +73,11 @@ export function abortReason(signal: AbortSignal, operation = "operation"): Runti
 
 function toCanceled(operation: string, reason: unknown): RuntimeError {
   if (reason instanceof RuntimeError) return reason;
-  if (reason instanceof Error && reason.name === "TimeoutError") {
+  if (
+    typeof reason === "object" &&
+    reason !== null &&
+    (reason as { name?: unknown }).name === "TimeoutError"
+  ) {
     return new RuntimeError(`${operation} timed out`, {
       code: Code.DeadlineExceeded,
       cause: reason,

@@ -46,7 +46,9 @@ export class RuntimeError extends Error {
    */
   static from(reason: unknown, fallbackCode: Code = Code.Unknown): RuntimeError {
     if (reason instanceof RuntimeError) return reason;
-    if (reason instanceof Error) {
+    // Duck-typed rather than `instanceof Error`: DOMExceptions (abort reasons) and errors from
+    // other realms (vm contexts, workers) are errors too.
+    if (isErrorLike(reason)) {
       if (reason.name === "TimeoutError") {
         return new RuntimeError(reason.message || "operation timed out", {
           code: Code.DeadlineExceeded,
@@ -85,6 +87,16 @@ export class RuntimeError extends Error {
   toJSON(): { code: string; message: string; details: Readonly<Record<string, unknown>> } {
     return { code: codeToString(this.code), message: this.rawMessage, details: this.details };
   }
+}
+
+function isErrorLike(value: unknown): value is Error {
+  return (
+    value instanceof Error ||
+    (typeof value === "object" &&
+      value !== null &&
+      typeof (value as Error).name === "string" &&
+      typeof (value as Error).message === "string")
+  );
 }
 
 function safeString(value: unknown): string {
