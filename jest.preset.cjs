@@ -1,8 +1,11 @@
 // Shared jest settings for every package. Tests import TypeScript sources directly:
 // @swc/jest compiles them to CommonJS, ".js" import suffixes are mapped back to the
 // source files, and workspace packages resolve through their "@strata/source" export.
+const { join } = require("node:path");
+
 /** @type {import('jest').Config} */
 module.exports = {
+  reporters: ["default", join(__dirname, "scripts", "jest-results-reporter.cjs")],
   testEnvironment: "node",
   testEnvironmentOptions: {
     customExportConditions: ["@strata/source", "node", "require", "default"],
