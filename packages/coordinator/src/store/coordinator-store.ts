@@ -1,0 +1,110 @@
+import type { CheckpointRecord, DatasetSpec, SampleRange, WorkerState } from "@strata/runtime-core";
+
+/**
+ * A worker as the store keeps it. Liveness (`lastHeartbeatMs`, `state`, progress) is flushed in
+ * batches, so after a crash it may be up to one flush interval old; membership fields (`rank`,
+ * `incarnation`, `status`) are written through before the RPC that changed them answers.
+ */
+export interface StoredWorker {
+  workerId: string;
+  hostname: string;
+  port: number;
+  gpuCount: number;
+  memoryBytes: number;
+  metadata: Readonly<Record<string, string>>;
+  /** The rank the worker holds while alive, and asks back when it returns. */
+  rank: number;
+  /** 1 for the first registration, +1 for each registration after death or deregistration. */
+  incarnation: number;
+  /** `alive` counts toward membership; `dead` and `left` keep the record only for rank return. */
+  status: "alive" | "dead" | "left";
+  state: WorkerState;
+  registeredAtMs: number;
+  lastHeartbeatMs: number;
+  currentStep: number;
+  currentEpoch: number;
+  currentTask: string;
+}
+
+/** A dataset and its shard count as registered. */
+export interface StoredDataset {
+  spec: DatasetSpec;
+  totalShards: number;
+  registeredAtMs: number;
+}
+
+/** What was consumed of one shard in one epoch, and which worker holds the rest of it. */
+export interface StoredShardProgress {
+  datasetId: string;
+  epoch: number;
+  shardId: number;
+  /** Sorted, merged, non-overlapping ranges of consumed sample indices. */
+  consumed: readonly SampleRange[];
+  /** The worker the unconsumed rest is pinned to; empty when not pinned. */
+  ownerWorkerId: string;
+}
+
+/** One checkpoint step of one job: how many rank parts it needs, and whether all arrived. */
+export interface StoredCheckpointStep {
+  jobId: string;
+  step: number;
+  epoch: number;
+  /** Rank parts needed for the step to be complete (the membership size when the step began). */
+  expectedRanks: number;
+  complete: boolean;
+  createdAtMs: number;
+  completedAtMs: number;
+}
+
+/**
+ * One change to durable state. {@link CoordinatorStore.apply} applies a list of them atomically,
+ * so one membership change (worker row + membership version) is one transaction.
+ */
+export type StoreOp =
+  | { t: "put_worker"; worker: StoredWorker }
+  /** Liveness only: the batched heartbeat flush. Ignored when the worker row does not exist. */
+  | {
+      t: "put_liveness";
+      workerId: string;
+      state: WorkerState;
+      lastHeartbeatMs: number;
+      currentStep: number;
+      currentEpoch: number;
+      currentTask: string;
+    }
+  | { t: "delete_worker"; workerId: string }
+  | { t: "set_membership_version"; version: number }
+  | { t: "put_dataset"; dataset: StoredDataset }
+  | { t: "put_shard_progress"; progress: StoredShardProgress }
+  /** Drops every progress row of `datasetId` with an epoch below `beforeEpoch`. */
+  | { t: "delete_shard_progress_before"; datasetId: string; beforeEpoch: number }
+  | { t: "put_checkpoint_step"; step: StoredCheckpointStep }
+  | { t: "put_checkpoint"; record: CheckpointRecord }
+  /** Drops a checkpoint step and its rank records (metadata only; user storage is never touched). */
+  | { t: "delete_checkpoint_step"; jobId: string; step: number };
+
+/** Everything the store holds, read once when the engine starts. */
+export interface StoredState {
+  membershipVersion: number;
+  workers: StoredWorker[];
+  datasets: StoredDataset[];
+  shardProgress: StoredShardProgress[];
+  checkpointSteps: StoredCheckpointStep[];
+  checkpoints: CheckpointRecord[];
+}
+
+/**
+ * Durable coordinator state behind one small interface, so a later backend (etcd) only has to
+ * implement `load`, `apply` and `close`. The engine keeps the working copy in memory and calls
+ * `apply` for every durable change; `apply` resolves once the change is durable.
+ */
+export interface CoordinatorStore {
+  /** A short name for logs and metrics: `sqlite`, `memory`. */
+  readonly kind: string;
+  /** Reads the whole state. Called once, at engine start. */
+  load(): Promise<StoredState>;
+  /** Applies `ops` in order, all or nothing. Rejects with `RuntimeError(Unavailable)` on I/O failure. */
+  apply(ops: readonly StoreOp[]): Promise<void>;
+  /** Releases the database. Idempotent: every call returns the same promise. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,12 @@
+export type {
+  CoordinatorStore,
+  StoredCheckpointStep,
+  StoredDataset,
+  StoredShardProgress,
+  StoredState,
+  StoredWorker,
+  StoreOp,
+} from "./coordinator-store.js";
+export { createMemoryStore } from "./memory-store.js";
+export type { SqliteStoreOptions } from "./sqlite-store.js";
+export { createSqliteStore } from "./sqlite-store.js";
