@@ -1,3 +1,5 @@
+export type { LocalStorageOptions } from "./local-storage.js";
+export { createLocalStorage, LocalStorage } from "./local-storage.js";
 export type { MemoryStorageOptions } from "./memory-storage.js";
 export { compareKeys, createMemoryStorage, MemoryStorage, resolveRange } from "./memory-storage.js";
 export type {

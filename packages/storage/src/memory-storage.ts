@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { type CallOptions, Code, RuntimeError, throwIfAborted } from "@strata/runtime-core";
+import {
+  type CallOptions,
+  Code,
+  createDeadlineSignal,
+  RuntimeError,
+  throwIfAborted,
+} from "@strata/runtime-core";
+import { bodyChunks } from "./body-chunks.js";
+import { guardReadStream } from "./guard-read-stream.js";
 import type {
   GetOptions,
   ListOptions,
@@ -43,9 +51,15 @@ export class MemoryStorage implements StorageBackend {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
     validateKey(key);
-    throwIfAborted(options.signal, `put ${key}`);
-    const bytes = await collect(body, options);
-    throwIfAborted(options.signal, `put ${key}`);
+    // The deadline also bounds reading a streamed body (a stalled stream ends with the timeout).
+    const deadline = createDeadlineSignal(`put ${key}`, options);
+    let bytes: Uint8Array;
+    try {
+      bytes = await collect(body, options, deadline.signal, `put ${key}`);
+      throwIfAborted(deadline.signal, `put ${key}`);
+    } finally {
+      deadline.cleanup();
+    }
     if (options.createOnly && this.#objects.has(key)) {
       throw new RuntimeError(`object ${key} already exists`, {
         code: Code.AlreadyExists,
@@ -70,7 +84,12 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async getStream(key: string, options: GetOptions = {}): Promise<Readable> {
-    return Readable.from([await this.get(key, options)]);
+    const bytes = await this.get(key, options);
+    // The signal and timeout bound the whole read, as on the other backends.
+    const deadline = createDeadlineSignal(`getStream ${key}`, options);
+    return guardReadStream(Readable.from([bytes]), deadline, `getStream ${key}`, (error) =>
+      RuntimeError.from(error),
+    );
   }
 
   async stat(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
@@ -135,15 +154,20 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
-async function collect(body: PutBody, options: PutOptions): Promise<Uint8Array> {
+async function collect(
+  body: PutBody,
+  options: PutOptions,
+  signal: AbortSignal,
+  operation: string,
+): Promise<Uint8Array> {
   if (body instanceof Uint8Array) {
+    throwIfAborted(signal, operation);
     options.onProgress?.(body.length);
     return new Uint8Array(body);
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of body) {
-    throwIfAborted(options.signal, "put");
+  for await (const chunk of bodyChunks(body, signal, operation)) {
     chunks.push(chunk);
     total += chunk.length;
     options.onProgress?.(total);

@@ -1,0 +1,487 @@
+import { randomBytes } from "node:crypto";
+import type { Dirent, Stats } from "node:fs";
+import { constants as fsConstants } from "node:fs";
+import {
+  type FileHandle,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rename,
+  rmdir,
+  unlink,
+} from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pathToFileURL } from "node:url";
+import {
+  type CallOptions,
+  Code,
+  createDeadlineSignal,
+  type DeadlineSignal,
+  RuntimeError,
+  throwIfAborted,
+} from "@strata/runtime-core";
+import { bodyChunks } from "./body-chunks.js";
+import { errorFromFs } from "./fs-error.js";
+import { guardReadStream } from "./guard-read-stream.js";
+import { compareKeys, resolveRange } from "./memory-storage.js";
+import type {
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  PutBody,
+  PutOptions,
+  StorageBackend,
+} from "./storage-backend.js";
+import { RESERVED_SEGMENT_PREFIX, validateKey, validatePrefix } from "./validate-key.js";
+
+/** Options for {@link createLocalStorage}. */
+export interface LocalStorageOptions {
+  /** The folder that holds the objects; relative paths resolve against the working directory. Created on the first put. */
+  root: string;
+  /**
+   * Mode of object files, set exactly (not masked by the umask). Default `0o644`; use `0o600`
+   * for private data.
+   */
+  fileMode?: number;
+  /** Mode of folders LocalStorage creates, masked by the process umask. Default `0o755` (`0o700` for private data). */
+  dirMode?: number;
+}
+
+/** Largest single read or write syscall, in bytes; between them the signal is checked. */
+const IO_CHUNK_BYTES = 16 * 1024 * 1024;
+/** How many files `deleteMany` removes at once. */
+const DELETE_CONCURRENCY = 16;
+/** How often a put retries when a concurrent delete pruned its freshly created folder. */
+const PRUNE_RACE_RETRIES = 5;
+
+/**
+ * A {@link StorageBackend} over a local folder.
+ *
+ * - **Atomic, durable puts.** The body goes to a temporary file in the object's own folder (named
+ *   `.strata-tmp-<pid>-<random>`, a segment no key may use), which is fsynced, then renamed over
+ *   the key, and the folder is fsynced. A reader sees the old object or the new one, never a
+ *   partial one, even if the process is killed mid-write; success is reported only after both
+ *   fsyncs. The temporary file is removed when the put fails or is aborted (a killed process can
+ *   leave one behind; `list` skips them).
+ * - **Create-only puts are atomic under races.** Instead of a rename (which would replace), the
+ *   temporary file is hard-linked to the key with `link(2)`, which fails with `EEXIST` if any
+ *   other writer got there first, then the temporary name is unlinked. This needs a file system
+ *   with hard links (every POSIX local file system; not some FUSE or SMB mounts, where the put
+ *   fails with `PermissionDenied`).
+ * - **Keys cannot escape the root.** Keys pass {@link validateKey} (no `..`, absolute paths, NUL
+ *   or backslashes), the joined path is checked to stay under the root, the object's folder is
+ *   resolved with `realpath` and must still be under the root (so a symlinked folder cannot lead
+ *   out), and files are opened with `O_NOFOLLOW`. `list` does not follow symbolic links.
+ * - **Ordered listing.** `list` walks folders in key order (UTF-8 byte order, as S3 does), so
+ *   results stream without sorting the whole tree; `pageSize` does not apply.
+ * - Empty folders left by `delete` are removed, up to the root.
+ */
+export class LocalStorage implements StorageBackend {
+  readonly uri: string;
+  /** The root folder as given (made absolute). */
+  readonly root: string;
+  readonly #fileMode: number;
+  readonly #dirMode: number;
+  #realRoot: string | undefined;
+
+  constructor(options: LocalStorageOptions) {
+    if (typeof options?.root !== "string" || options.root === "") {
+      throw new RuntimeError("LocalStorage needs a root folder (options.root)", {
+        code: Code.InvalidArgument,
+        details: { field: "root" },
+      });
+    }
+    for (const field of ["fileMode", "dirMode"] as const) {
+      const mode = options[field];
+      if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
+        throw new RuntimeError(`LocalStorage option ${field} must be a file mode such as 0o644`, {
+          code: Code.InvalidArgument,
+          details: { field },
+        });
+      }
+    }
+    this.root = path.resolve(options.root);
+    this.uri = pathToFileURL(this.root).href;
+    this.#fileMode = options.fileMode ?? 0o644;
+    this.#dirMode = options.dirMode ?? 0o755;
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
+    validateKey(key);
+    const operation = `put ${key}`;
+    const deadline = createDeadlineSignal(operation, options);
+    let tempPath: string | undefined;
+    let handle: FileHandle | undefined;
+    try {
+      const root = await this.#ensureRoot();
+      const finalPath = this.#pathOf(root, key);
+      const dir = path.dirname(finalPath);
+      // A concurrent delete may prune the folder between mkdir and open: then make it again.
+      for (let attempt = 0; ; attempt++) {
+        throwIfAborted(deadline.signal, operation);
+        await mkdir(dir, { recursive: true, mode: this.#dirMode });
+        await this.#checkInsideRoot(root, dir, key);
+        tempPath = path.join(
+          dir,
+          `${RESERVED_SEGMENT_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
+        );
+        try {
+          handle = await open(
+            tempPath,
+            fsConstants.O_WRONLY |
+              fsConstants.O_CREAT |
+              fsConstants.O_EXCL |
+              fsConstants.O_NOFOLLOW,
+            this.#fileMode,
+          );
+          break;
+        } catch (error) {
+          tempPath = undefined;
+          if ((error as { code?: unknown }).code !== "ENOENT" || attempt >= PRUNE_RACE_RETRIES)
+            throw error;
+        }
+      }
+      let written = 0;
+      for await (const chunk of bodyChunks(body, deadline.signal, operation)) {
+        for (let offset = 0; offset < chunk.length; ) {
+          const length = Math.min(IO_CHUNK_BYTES, chunk.length - offset);
+          const { bytesWritten } = await handle.write(chunk, offset, length);
+          offset += bytesWritten;
+          written += bytesWritten;
+          throwIfAborted(deadline.signal, operation);
+        }
+        options.onProgress?.(written);
+      }
+      await handle.chmod(this.#fileMode);
+      await handle.sync();
+      const stats = await handle.stat();
+      await handle.close();
+      handle = undefined;
+      throwIfAborted(deadline.signal, operation);
+      if (options.createOnly) {
+        // link(2) never replaces an existing name: this is the atomic "first writer wins".
+        await link(tempPath, finalPath);
+        await unlink(tempPath);
+      } else {
+        await rename(tempPath, finalPath);
+      }
+      tempPath = undefined;
+      await fsyncDirectory(dir);
+      return infoOf(key, stats);
+    } catch (error) {
+      throw errorFromFs(error, "put", key);
+    } finally {
+      deadline.cleanup();
+      await handle?.close().catch(() => undefined);
+      if (tempPath !== undefined) await unlink(tempPath).catch(() => undefined);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Uint8Array> {
+    validateKey(key);
+    const operation = `get ${key}`;
+    const deadline = createDeadlineSignal(operation, options);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await this.#openForRead(key, deadline);
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw notAnObject(key);
+      const { start, end } = resolveRange(key, stats.size, options.range);
+      const bytes = Buffer.allocUnsafe(end - start);
+      let filled = 0;
+      while (filled < bytes.length) {
+        throwIfAborted(deadline.signal, operation);
+        const length = Math.min(IO_CHUNK_BYTES, bytes.length - filled);
+        const { bytesRead } = await handle.read(bytes, filled, length, start + filled);
+        if (bytesRead === 0) {
+          throw new RuntimeError(
+            `get ${key}: the file ended early (${filled} of ${bytes.length} bytes)`,
+            {
+              code: Code.DataLoss,
+              details: { key },
+            },
+          );
+        }
+        filled += bytesRead;
+      }
+      return bytes;
+    } catch (error) {
+      throw errorFromFs(error, "get", key);
+    } finally {
+      deadline.cleanup();
+      await handle?.close().catch(() => undefined);
+    }
+  }
+
+  async getStream(key: string, options: GetOptions = {}): Promise<Readable> {
+    validateKey(key);
+    const operation = `getStream ${key}`;
+    const deadline = createDeadlineSignal(operation, options);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await this.#openForRead(key, deadline);
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw notAnObject(key);
+      const { start, end } = resolveRange(key, stats.size, options.range);
+      let source: Readable;
+      if (end === start) {
+        await handle.close();
+        source = Readable.from([]);
+      } else {
+        source = handle.createReadStream({ start, end: end - 1, highWaterMark: 1024 * 1024 });
+      }
+      handle = undefined;
+      return guardReadStream(source, deadline, operation, (error) =>
+        errorFromFs(error, "getStream", key),
+      );
+    } catch (error) {
+      deadline.cleanup();
+      await handle?.close().catch(() => undefined);
+      throw errorFromFs(error, "getStream", key);
+    }
+  }
+
+  async stat(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
+    validateKey(key);
+    throwIfAborted(options.signal, `stat ${key}`);
+    try {
+      const root = await this.#existingRoot();
+      if (root === undefined) return undefined;
+      const filePath = this.#pathOf(root, key);
+      await this.#checkInsideRoot(root, path.dirname(filePath), key);
+      const stats = await lstat(filePath);
+      return stats.isFile() ? infoOf(key, stats) : undefined;
+    } catch (error) {
+      const mapped = errorFromFs(error, "stat", key);
+      if (mapped.code === Code.NotFound) return undefined;
+      throw mapped;
+    }
+  }
+
+  async exists(key: string, options: CallOptions = {}): Promise<boolean> {
+    return (await this.stat(key, options)) !== undefined;
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    validatePrefix(prefix);
+    const operation = `list ${prefix}`;
+    const deadline = createDeadlineSignal(operation, options);
+    try {
+      const root = await this.#existingRoot();
+      if (root === undefined) return;
+      // Start in the deepest folder the prefix names in full: "a/b/c" and "a/b/" start at "a/b".
+      const slash = prefix.lastIndexOf("/");
+      const startKey = slash < 0 ? "" : prefix.slice(0, slash);
+      yield* this.#walk(root, startKey, prefix, deadline.signal, operation);
+    } catch (error) {
+      throw errorFromFs(error, "list", prefix);
+    } finally {
+      deadline.cleanup();
+    }
+  }
+
+  async delete(key: string, options: CallOptions = {}): Promise<void> {
+    validateKey(key);
+    const deadline = createDeadlineSignal(`delete ${key}`, options);
+    try {
+      await this.#delete(key, deadline.signal);
+    } finally {
+      deadline.cleanup();
+    }
+  }
+
+  async deleteMany(keys: readonly string[], options: CallOptions = {}): Promise<void> {
+    keys.forEach(validateKey);
+    const deadline = createDeadlineSignal("deleteMany", options);
+    try {
+      let next = 0;
+      const worker = async () => {
+        while (next < keys.length) {
+          const key = keys[next++] as string;
+          await this.#delete(key, deadline.signal);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+    } finally {
+      deadline.cleanup();
+    }
+  }
+
+  /** Nothing to release: every call opens and closes its own files. Idempotent. */
+  async close(): Promise<void> {}
+
+  async #delete(key: string, signal: AbortSignal): Promise<void> {
+    throwIfAborted(signal, `delete ${key}`);
+    try {
+      const root = await this.#existingRoot();
+      if (root === undefined) return;
+      const filePath = this.#pathOf(root, key);
+      await this.#checkInsideRoot(root, path.dirname(filePath), key);
+      await unlink(filePath);
+      await this.#pruneEmptyFolders(root, path.dirname(filePath));
+    } catch (error) {
+      const mapped = errorFromFs(error, "delete", key);
+      if (mapped.code === Code.NotFound) return; // deletes are idempotent
+      throw mapped;
+    }
+  }
+
+  /** Removes now-empty folders from `dir` up to (not including) the root; stops at the first non-empty one. */
+  async #pruneEmptyFolders(root: string, dir: string): Promise<void> {
+    let current = dir;
+    while (current !== root && current.startsWith(root + path.sep)) {
+      try {
+        await rmdir(current);
+      } catch {
+        return; // not empty (or already gone, or a put is using it): stop
+      }
+      current = path.dirname(current);
+    }
+  }
+
+  async *#walk(
+    root: string,
+    dirKey: string,
+    prefix: string,
+    signal: AbortSignal,
+    operation: string,
+  ): AsyncGenerator<ObjectInfo> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dirKey === "" ? root : this.#pathOf(root, dirKey), {
+        withFileTypes: true,
+      });
+    } catch (error) {
+      const errno = (error as { code?: unknown }).code;
+      if (errno === "ENOENT" || errno === "ENOTDIR") return; // the folder went away or never was
+      throw error;
+    }
+    // A folder's keys all start with "name/", so sorting folders as "name/" yields key order.
+    const sorted = entries
+      .filter((entry) => (entry.isFile() || entry.isDirectory()) && isValidSegment(entry.name))
+      .map((entry) => ({ entry, sortKey: entry.isDirectory() ? `${entry.name}/` : entry.name }))
+      .sort((a, b) => compareKeys(a.sortKey, b.sortKey));
+    for (const { entry } of sorted) {
+      throwIfAborted(signal, operation);
+      const key = dirKey === "" ? entry.name : `${dirKey}/${entry.name}`;
+      if (entry.isDirectory()) {
+        const asFolder = `${key}/`;
+        if (asFolder.startsWith(prefix) || prefix.startsWith(asFolder)) {
+          yield* this.#walk(root, key, prefix, signal, operation);
+        }
+      } else if (key.startsWith(prefix)) {
+        try {
+          const stats = await lstat(this.#pathOf(root, key));
+          if (stats.isFile()) yield infoOf(key, stats);
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== "ENOENT") throw error; // deleted meanwhile
+        }
+      }
+    }
+  }
+
+  async #openForRead(key: string, deadline: DeadlineSignal): Promise<FileHandle> {
+    throwIfAborted(deadline.signal, `read ${key}`);
+    const root = await this.#existingRoot();
+    if (root === undefined) {
+      throw new RuntimeError(`object ${key} not found`, { code: Code.NotFound, details: { key } });
+    }
+    const filePath = this.#pathOf(root, key);
+    await this.#checkInsideRoot(root, path.dirname(filePath), key);
+    return open(filePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  }
+
+  /** The root's real path, creating the root first. */
+  async #ensureRoot(): Promise<string> {
+    if (this.#realRoot !== undefined) return this.#realRoot;
+    await mkdir(this.root, { recursive: true, mode: this.#dirMode });
+    this.#realRoot = await realpath(this.root);
+    return this.#realRoot;
+  }
+
+  /** The root's real path, or undefined when the root does not exist yet (then nothing is stored). */
+  async #existingRoot(): Promise<string | undefined> {
+    if (this.#realRoot !== undefined) return this.#realRoot;
+    try {
+      this.#realRoot = await realpath(this.root);
+      return this.#realRoot;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+      throw error;
+    }
+  }
+
+  #pathOf(root: string, key: string): string {
+    const joined = path.join(root, ...key.split("/"));
+    if (!joined.startsWith(root + path.sep)) {
+      // validateKey makes this unreachable; kept as a second lock on the door.
+      throw new RuntimeError(`key ${JSON.stringify(key)} resolves outside the storage root`, {
+        code: Code.InvalidArgument,
+        details: { key },
+      });
+    }
+    return joined;
+  }
+
+  /** Refuses a folder whose real path (after symlinks) is outside the root. */
+  async #checkInsideRoot(root: string, dir: string, key: string): Promise<void> {
+    if (dir === root) return;
+    const real = await realpath(dir);
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      throw new RuntimeError(
+        `key ${JSON.stringify(key)} leads outside the storage root through a symbolic link`,
+        {
+          code: Code.PermissionDenied,
+          details: { key },
+        },
+      );
+    }
+  }
+}
+
+/** Creates a {@link LocalStorage} over `options.root`. */
+export function createLocalStorage(options: LocalStorageOptions): LocalStorage {
+  return new LocalStorage(options);
+}
+
+/** fsync a folder, so a rename or link in it survives a crash. */
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function infoOf(key: string, stats: Stats): ObjectInfo {
+  return {
+    key,
+    sizeBytes: stats.size,
+    modifiedAtMs: stats.mtimeMs,
+    // inode + size + mtime change whenever the object is replaced (a rename brings a new inode).
+    etag: `${stats.ino.toString(16)}-${stats.size.toString(16)}-${Math.round(stats.mtimeMs * 1000).toString(16)}`,
+  };
+}
+
+function notAnObject(key: string): RuntimeError {
+  return new RuntimeError(`object ${key} not found (the key names something that is not a file)`, {
+    code: Code.NotFound,
+    details: { key },
+  });
+}
+
+/** Whether a file name can be a key segment: skips temporary files and names no key could have. */
+function isValidSegment(name: string): boolean {
+  if (name.startsWith(RESERVED_SEGMENT_PREFIX)) return false;
+  try {
+    validateKey(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,189 @@
+import { spawn } from "node:child_process";
+import { lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Code } from "@strata/runtime-core";
+import { errorFromFs } from "../src/fs-error.js";
+import { createLocalStorage, LocalStorage } from "../src/index.js";
+import { expectCode, listKeys } from "./contract.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "strata-local-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const text = (value: string) => Buffer.from(value, "utf8");
+
+async function* stalled(): AsyncGenerator<Uint8Array> {
+  yield text("partial bytes");
+  await new Promise<never>(() => undefined);
+}
+
+describe("LocalStorage", () => {
+  it("names itself with a file URI and writes under the root", async () => {
+    const storage = createLocalStorage({ root: path.join(dir, "root") });
+    expect(storage.uri).toBe(`file://${path.join(dir, "root")}`);
+    await storage.put("a/b.bin", text("x"));
+    expect((await stat(path.join(dir, "root", "a", "b.bin"))).size).toBe(1);
+  });
+
+  it("reads nothing from a root that does not exist yet", async () => {
+    const storage = createLocalStorage({ root: path.join(dir, "absent") });
+    expect(await listKeys(storage, "")).toEqual([]);
+    expect(await storage.stat("k")).toBeUndefined();
+    await expectCode(storage.get("k"), Code.NotFound);
+    await storage.delete("k");
+  });
+
+  it("uses 0o644/0o755 by default and private modes on request", async () => {
+    const open = createLocalStorage({ root: path.join(dir, "open") });
+    await open.put("d/f", text("x"));
+    expect((await stat(path.join(dir, "open", "d", "f"))).mode & 0o777).toBe(0o644);
+    expect((await stat(path.join(dir, "open", "d"))).mode & 0o777).toBe(0o755 & ~process.umask());
+
+    const secret = createLocalStorage({
+      root: path.join(dir, "secret"),
+      fileMode: 0o600,
+      dirMode: 0o700,
+    });
+    await secret.put("d/f", text("x"));
+    expect((await stat(path.join(dir, "secret", "d", "f"))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(dir, "secret", "d"))).mode & 0o777).toBe(0o700);
+  });
+
+  it("rejects bad options", () => {
+    expect(() => new LocalStorage({ root: "" })).toThrow(
+      expect.objectContaining({ code: Code.InvalidArgument }),
+    );
+    expect(() => createLocalStorage({ root: dir, fileMode: 0o10000 })).toThrow(/fileMode/);
+  });
+
+  it("removes the temporary file when a put fails or is aborted", async () => {
+    const storage = createLocalStorage({ root: dir });
+    await expectCode(storage.put("t/x", stalled(), { timeoutMs: 50 }), Code.DeadlineExceeded);
+    await storage.put("t/keep", text("k"));
+    const controller = new AbortController();
+    const put = storage.put("t/y", stalled(), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expectCode(put, Code.Canceled);
+    expect(await readdir(path.join(dir, "t"))).toEqual(["keep"]);
+  });
+
+  it("skips temporary files and names no key could have when listing", async () => {
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("a/ok", text("1"));
+    await writeFile(path.join(dir, "a", ".strata-tmp-123-abc"), "in flight");
+    await writeFile(path.join(dir, "a", "back\\slash"), "odd");
+    expect(await listKeys(storage, "")).toEqual(["a/ok"]);
+  });
+
+  it("prunes folders that a delete leaves empty, but not the root", async () => {
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("x/y/z/file", text("1"));
+    await storage.put("x/other", text("2"));
+    await storage.delete("x/y/z/file");
+    expect(await readdir(path.join(dir, "x"))).toEqual(["other"]);
+    await storage.delete("x/other");
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("refuses to follow a symbolic link out of the root", async () => {
+    const outside = path.join(dir, "outside");
+    const root = path.join(dir, "root");
+    await mkdir(outside);
+    await mkdir(root);
+    await writeFile(path.join(outside, "secret"), "do not read");
+    await symlink(outside, path.join(root, "escape"));
+    await symlink(path.join(outside, "secret"), path.join(root, "link-to-secret"));
+    const storage = createLocalStorage({ root });
+    await expectCode(storage.get("escape/secret"), Code.PermissionDenied);
+    await expectCode(storage.put("escape/new", text("x")), Code.PermissionDenied);
+    await expectCode(storage.get("link-to-secret"), Code.PermissionDenied);
+    expect(await storage.stat("link-to-secret")).toBeUndefined();
+    expect(await listKeys(storage, "")).toEqual([]);
+    await expect(lstat(path.join(outside, "new"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("works when the root itself is reached through a symbolic link", async () => {
+    await mkdir(path.join(dir, "real"));
+    await symlink(path.join(dir, "real"), path.join(dir, "alias"));
+    const storage = createLocalStorage({ root: path.join(dir, "alias") });
+    await storage.put("k/v", text("ok"));
+    expect(Buffer.from(await storage.get("k/v")).toString()).toBe("ok");
+    expect(await listKeys(storage, "")).toEqual(["k/v"]);
+  });
+
+  it("never leaves a partial file under the key when the writer is killed mid-write", async () => {
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("ckpt/shard-0", text("previous complete version"));
+    const child = spawn(
+      process.execPath,
+      [
+        "--conditions=@strata/source",
+        "--import",
+        "tsx",
+        path.join(__dirname, "fixtures", "local-writer-child.ts"),
+        dir,
+        "ckpt/shard-0",
+      ],
+      { cwd: path.join(__dirname, ".."), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.on("exit", (code, signal) => resolve(signal ?? code)),
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("writing")) resolve();
+      });
+      child.on("exit", () => reject(new Error(`the writer exited before writing: ${stderr}`)));
+    });
+    // The body is mid-flight: its temporary file is growing next to the key.
+    const temps = (await readdir(path.join(dir, "ckpt"))).filter((n) =>
+      n.startsWith(".strata-tmp-"),
+    );
+    expect(temps).toHaveLength(1);
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+
+    expect(Buffer.from(await storage.get("ckpt/shard-0")).toString()).toBe(
+      "previous complete version",
+    );
+    expect(await listKeys(storage, "")).toEqual(["ckpt/shard-0"]);
+  }, 60_000);
+});
+
+describe("errorFromFs", () => {
+  const cases: Array<[string, Code]> = [
+    ["ENOENT", Code.NotFound],
+    ["ENOTDIR", Code.NotFound],
+    ["EISDIR", Code.NotFound],
+    ["EEXIST", Code.AlreadyExists],
+    ["EACCES", Code.PermissionDenied],
+    ["EPERM", Code.PermissionDenied],
+    ["EROFS", Code.PermissionDenied],
+    ["ELOOP", Code.PermissionDenied],
+    ["ENOSPC", Code.ResourceExhausted],
+    ["EDQUOT", Code.ResourceExhausted],
+    ["EMFILE", Code.ResourceExhausted],
+    ["ENAMETOOLONG", Code.InvalidArgument],
+    ["EIO", Code.DataLoss],
+    ["EAGAIN", Code.Unavailable],
+    ["EBUSY", Code.Unavailable],
+    ["EXDEV", Code.Internal],
+    ["EWHATEVER", Code.Unknown],
+  ];
+  it.each(cases)("maps %s to code %d and keeps the key and cause", (errno, code) => {
+    const cause = Object.assign(new Error(`${errno}: boom`), { code: errno });
+    const error = errorFromFs(cause, "put", "a/b");
+    expect(error).toMatchObject({ code, details: { key: "a/b", errno } });
+    expect(error.cause).toBe(cause);
+    expect(error.message).toContain("a/b");
+  });
+});
