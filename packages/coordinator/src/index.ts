@@ -1,1 +1,26 @@
-export {};
+export type { CoordinatorConfig, CoordinatorConfigInput } from "./config.js";
+export { coordinatorConfigSchema } from "./config.js";
+export type {
+  BarrierResult,
+  CoordinatorEngine,
+  CoordinatorEngineOptions,
+  CoordinatorEvent,
+  CoordinatorEventType,
+  EngineSnapshot,
+} from "./engine/index.js";
+export { createCoordinatorEngine } from "./engine/index.js";
+export type { ReadinessParts } from "./http/core-routes.js";
+export type {
+  HttpHandler,
+  HttpResult,
+  HttpRouter,
+  RouteOptions,
+} from "./http/http-router.js";
+export type { CoordinatorMetrics } from "./server/coordinator-metrics.js";
+export type {
+  RunningCoordinator,
+  StartCoordinatorOptions,
+} from "./server/start-coordinator.js";
+export { DATABASE_FILE, startCoordinator } from "./server/start-coordinator.js";
+export type { CoordinatorStore } from "./store/index.js";
+export { createMemoryStore, createSqliteStore } from "./store/index.js";

@@ -1,0 +1,60 @@
+import { LOG_LEVELS } from "@strata/runtime-core";
+import { z } from "zod";
+
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d{1,5})$/;
+
+const address = (example: string) =>
+  z
+    .string()
+    .regex(HOST_PORT, `expected host:port, such as ${example}`)
+    .refine((value) => Number(HOST_PORT.exec(value)?.[2]) <= 65_535, "port must be 0 to 65535");
+
+/**
+ * The coordinator's configuration. Every key can come from the config file (`--config`), from
+ * `STRATA_<KEY>` in the environment (`grpcAddr` → `STRATA_GRPC_ADDR`) or from a flag
+ * (`--grpc-addr`); precedence is defaults < file < environment < flags.
+ */
+export const coordinatorConfigSchema = z.object({
+  /** gRPC listen address. Default `0.0.0.0:50051` (a warning is logged when no auth token is set). */
+  grpcAddr: address("0.0.0.0:50051").default("0.0.0.0:50051"),
+  /**
+   * HTTP listen address (`/api/health`, `/api/ready`, `/metrics`, dashboard API). Default
+   * `127.0.0.1:3000`, or `0.0.0.0:3000` when an auth token is set and no address was given.
+   */
+  httpAddr: address("127.0.0.1:3000").default("127.0.0.1:3000"),
+  /** Directory for the coordinator's database. Created (mode 0700) if missing. Default `./.strata`. */
+  dataDir: z.string().min(1).default("./.strata"),
+  /** A worker silent this long is declared dead, in ms. Default 15,000. */
+  heartbeatTimeoutMs: z.number().int().min(100).max(3_600_000).default(15_000),
+  /** Bearer token every RPC and HTTP route (except `/api/health`) must carry. Unset: no auth. */
+  authToken: z.string().min(16, "must be at least 16 characters").max(4096).optional(),
+  /** PEM certificate chain file for TLS on gRPC. Needs `tlsKey`. */
+  tlsCert: z.string().min(1).optional(),
+  /** PEM private key file for TLS on gRPC. Needs `tlsCert`. */
+  tlsKey: z.string().min(1).optional(),
+  /** Log level. Default `info`. */
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  /** Default barrier timeout when a request gives none, in ms. Default 300,000. */
+  barrierTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
+  /** What barrier waiters get when a member dies: `abort` (ABORTED naming it) or `release_survivors`. Default `abort`. */
+  barrierPolicy: z.enum(["abort", "release_survivors"]).default("abort"),
+  /** Sustained RPCs per second per client connection; 0 disables rate limiting. Default 2,000. */
+  rateLimitRps: z.number().min(0).max(10_000_000).default(2_000),
+  /** Burst size per client connection. Default 4,000. */
+  rateLimitBurst: z.number().int().min(1).max(10_000_000).default(4_000),
+  /** How long shutdown waits for in-flight calls before cancelling them, in ms. Default 10,000. */
+  shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+  /** Most live workers. Default 10,000. */
+  maxWorkers: z.number().int().min(1).max(1_000_000).default(10_000),
+});
+
+/** A loaded, validated configuration. */
+export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
+/** What {@link startCoordinator} accepts: any subset; the rest takes the defaults. */
+export type CoordinatorConfigInput = z.input<typeof coordinatorConfigSchema>;
+
+/** Whether `host` is a loopback host name or address. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "");
+  return bare === "localhost" || bare === "::1" || /^127\./.test(bare);
+}

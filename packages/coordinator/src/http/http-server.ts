@@ -1,0 +1,59 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Code, RuntimeError } from "@strata/runtime-core";
+import { parseHostPort } from "../server/grpc-server.js";
+import type { HttpRouter } from "./http-router.js";
+
+/** A listening HTTP server. */
+export interface HttpServerHandle {
+  readonly server: Server;
+  /** The bound address with the real port (`127.0.0.1:3456`). */
+  readonly address: string;
+  /** Stops accepting, waits up to `graceMs` for open requests, then destroys the rest. Idempotent. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Starts node:http on `address` (`host:port`, port 0 for a free one) with `router`. */
+export async function startHttpServer(
+  address: string,
+  router: HttpRouter,
+): Promise<HttpServerHandle> {
+  const { host, port } = parseHostPort(address, "httpAddr");
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 },
+    (req, res) => router.handle(req, res),
+  );
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) =>
+      reject(
+        new RuntimeError(`cannot bind HTTP server to ${address}: ${error.message}`, {
+          code: Code.Unavailable,
+          cause: error,
+        }),
+      );
+    server.once("error", onError);
+    server.listen({ host: host.replace(/^\[|\]$/g, ""), port }, () => {
+      server.removeListener("error", onError);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    address: `${host}:${bound}`,
+    close(graceMs) {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

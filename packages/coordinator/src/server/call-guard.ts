@@ -1,0 +1,75 @@
+import type { Metadata } from "@grpc/grpc-js";
+import { Code, RuntimeError } from "@strata/runtime-core";
+import type { BearerAuth } from "./bearer-auth.js";
+import type { CoordinatorMetrics } from "./coordinator-metrics.js";
+import type { TokenBucketLimiter } from "./token-bucket-limiter.js";
+
+/** Largest total request metadata (keys plus values), in bytes. Bigger requests are refused. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+/** What every RPC passes before its handler runs: metadata size, bearer token, rate limit. */
+export interface CallGuard {
+  /** Returns the error to answer with, or undefined when the call may go on. */
+  admit(metadata: Metadata, peer: string): RuntimeError | undefined;
+  /** Rate limit only (each message of a stream after the first). */
+  takeToken(peer: string): RuntimeError | undefined;
+}
+
+/** Options for {@link createCallGuard}. */
+export interface CallGuardOptions {
+  /** When set, every call must carry `authorization: Bearer <token>`. */
+  auth: BearerAuth | undefined;
+  limiter: TokenBucketLimiter;
+  metrics: CoordinatorMetrics;
+}
+
+function metadataBytes(metadata: Metadata): number {
+  let total = 0;
+  for (const [key, values] of Object.entries(metadata.getMap())) {
+    total += key.length;
+    total += typeof values === "string" ? values.length : values.length;
+  }
+  return total;
+}
+
+const rateLimited = () =>
+  new RuntimeError("rate limit exceeded for this client; slow down and retry", {
+    code: Code.ResourceExhausted,
+  });
+
+/**
+ * Creates the per-call guard. The rate-limit key is the peer address (IP and port, so one client
+ * connection): many workers multiplexed on one channel share a bucket, which is why the default
+ * rate is generous.
+ */
+export function createCallGuard(options: CallGuardOptions): CallGuard {
+  const { auth, limiter, metrics } = options;
+  return {
+    admit(metadata, peer) {
+      if (metadataBytes(metadata) > MAX_METADATA_BYTES) {
+        return new RuntimeError(`request metadata exceeds ${MAX_METADATA_BYTES} bytes`, {
+          code: Code.ResourceExhausted,
+        });
+      }
+      if (auth !== undefined) {
+        const value = metadata.get("authorization")[0];
+        if (!auth.check(typeof value === "string" ? value : undefined)) {
+          metrics.authFailures.inc({ transport: "grpc" });
+          return new RuntimeError("missing or invalid bearer token", {
+            code: Code.Unauthenticated,
+          });
+        }
+      }
+      if (!limiter.take(peer)) {
+        metrics.rateLimited.inc();
+        return rateLimited();
+      }
+      return undefined;
+    },
+    takeToken(peer) {
+      if (limiter.take(peer)) return undefined;
+      metrics.rateLimited.inc();
+      return rateLimited();
+    },
+  };
+}

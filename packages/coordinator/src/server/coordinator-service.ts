@@ -1,0 +1,383 @@
+import { performance } from "node:perf_hooks";
+import type {
+  handleUnaryCall,
+  ServerDuplexStream,
+  ServerUnaryCall,
+  StatusObject,
+  sendUnaryData,
+} from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type {
+  BarrierResponse,
+  CheckpointAck,
+  CoordinatorServer,
+  DatasetAck,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  RecoveryResponse,
+  ShardAssignment,
+  ShardAssignmentList,
+  ShardProgressAck,
+  WorkerConfig,
+} from "@strata/proto";
+import type { Logger } from "@strata/runtime-core";
+import { Code, RuntimeError } from "@strata/runtime-core";
+import type { CoordinatorEngine } from "../engine/index.js";
+import {
+  parseBarrier,
+  parseCheckpoint,
+  parseDeregisterWorker,
+  parseHeartbeat,
+  parseRecovery,
+  parseRegisterDataset,
+  parseRegisterWorker,
+  parseShardProgress,
+  parseShardRequest,
+} from "../validation/parse-requests.js";
+import type { CallGuard } from "./call-guard.js";
+import type { CoordinatorMetrics } from "./coordinator-metrics.js";
+import { assignmentsToProto, checkpointToProto, shardToProto } from "./to-proto.js";
+import { toServiceError } from "./to-service-error.js";
+
+/** Options for {@link createCoordinatorService}. */
+export interface CoordinatorServiceOptions {
+  engine: CoordinatorEngine;
+  guard: CallGuard;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  /** Aborts when the server shuts down; open WaitBarrier calls end with UNAVAILABLE. */
+  shutdownSignal: AbortSignal;
+  /** Told to workers in WorkerConfig.heartbeat_interval_ms. */
+  heartbeatIntervalMs: number;
+}
+
+type MethodName = keyof CoordinatorServer & string;
+
+interface MethodMetrics {
+  seconds: { observe(value: number): void };
+  byCode: Map<number, { inc(): void }>;
+}
+
+const CODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(GrpcStatus)
+    .filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => [v as number, k]),
+);
+
+/**
+ * The gRPC service: validates each request at the edge (INVALID_ARGUMENT naming the field),
+ * delegates to the engine, converts numbers ↔ bigints, and maps errors through
+ * {@link toServiceError}. Every call first passes the {@link CallGuard} (metadata size, bearer
+ * token, rate limit).
+ */
+export function createCoordinatorService(options: CoordinatorServiceOptions): CoordinatorServer {
+  const { engine, guard, metrics, logger, shutdownSignal, heartbeatIntervalMs } = options;
+  const methodMetrics = new Map<string, MethodMetrics>();
+
+  // Pre-bound label children: label lookups on every heartbeat cost more than the heartbeat.
+  function record(method: string, code: number, startedMs: number): void {
+    let m = methodMetrics.get(method);
+    if (m === undefined) {
+      m = { seconds: metrics.rpcSeconds.labels(method), byCode: new Map() };
+      methodMetrics.set(method, m);
+    }
+    let counter = m.byCode.get(code);
+    if (counter === undefined) {
+      counter = metrics.rpcs.labels(method, CODE_NAMES[code] ?? String(code));
+      m.byCode.set(code, counter);
+    }
+    counter.inc();
+    m.seconds.observe((performance.now() - startedMs) / 1000);
+  }
+
+  function failStatus(method: string, reason: unknown): Partial<StatusObject> {
+    const { status, error, exposed } = toServiceError(reason);
+    if (!exposed) logger.error({ err: error, method }, "rpc failed with an internal error");
+    else if (error.code === Code.Internal || error.code === Code.Unknown) {
+      logger.error({ err: error, method }, "rpc failed");
+    } else logger.debug({ method, code: error.code, message: error.rawMessage }, "rpc refused");
+    return status;
+  }
+
+  /**
+   * Wraps a handler: guard, then the handler, then the answer and metrics. A handler that
+   * returns a plain value answers synchronously (the heartbeat path allocates no promise).
+   */
+  function unary<Req, Res>(
+    method: MethodName,
+    handler: (request: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
+  ): handleUnaryCall<Req, Res> {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const startedMs = performance.now();
+      const fail = (reason: unknown) => {
+        const status = failStatus(method, reason);
+        record(method, status.code ?? GrpcStatus.INTERNAL, startedMs);
+        callback(status, null);
+      };
+      const denied = guard.admit(call.metadata, call.getPeer());
+      if (denied !== undefined) {
+        fail(denied);
+        return;
+      }
+      let result: Res | Promise<Res>;
+      try {
+        result = handler(call.request, call);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then((value) => {
+          record(method, GrpcStatus.OK, startedMs);
+          callback(null, value);
+        }, fail);
+      } else {
+        record(method, GrpcStatus.OK, startedMs);
+        callback(null, result);
+      }
+    };
+  }
+
+  function heartbeat(request: HeartbeatRequest, transport: "unary" | "stream"): HeartbeatResponse {
+    const startedMs = performance.now();
+    const input = parseHeartbeat(request);
+    const result = engine.heartbeat({
+      workerId: input.workerId,
+      ...(input.state === undefined ? {} : { state: input.state }),
+      ...(input.progress === undefined
+        ? {}
+        : { step: input.progress.step, epoch: input.progress.epoch, task: input.progress.task }),
+      ...(input.resources === undefined ? {} : { resources: input.resources }),
+    });
+    metrics.heartbeats.inc({ transport });
+    metrics.heartbeatSeconds.observe((performance.now() - startedMs) / 1000);
+    return {
+      acknowledged: true,
+      serverTimestampMs: BigInt(result.serverTimeMs),
+      pendingCommands: result.pendingCommands,
+      membershipVersion: BigInt(result.membershipVersion),
+      rank: result.rank,
+      worldSize: result.worldSize,
+    };
+  }
+
+  // Release latency, server side: from the arrival that completed a barrier to the last answer
+  // sent for that generation. All waiters are answered in one synchronous pass of the engine.
+  const releases = new Map<string, { lastArrivalMs: number; pending: number }>();
+
+  return {
+    registerWorker: unary("registerWorker", async (request): Promise<WorkerConfig> => {
+      const result = await engine.registerWorker(parseRegisterWorker(request));
+      return {
+        assignedId: result.workerId,
+        rank: result.rank,
+        worldSize: result.worldSize,
+        heartbeatIntervalMs: BigInt(result.heartbeatIntervalMs),
+        config: { ...result.config },
+        membershipVersion: BigInt(result.membershipVersion),
+      };
+    }),
+
+    deregisterWorker: unary("deregisterWorker", async (request): Promise<WorkerConfig> => {
+      const { workerId } = parseDeregisterWorker(request);
+      const result = await engine.deregisterWorker(workerId);
+      return {
+        assignedId: result.workerId,
+        rank: result.rank,
+        worldSize: result.worldSize,
+        heartbeatIntervalMs: BigInt(heartbeatIntervalMs),
+        config: {},
+        membershipVersion: BigInt(result.membershipVersion),
+      };
+    }),
+
+    heartbeat: unary("heartbeat", (request) => heartbeat(request, "unary")),
+
+    streamHeartbeats(call: ServerDuplexStream<HeartbeatRequest, HeartbeatResponse>) {
+      const startedMs = performance.now();
+      const peer = call.getPeer();
+      const end = (reason: unknown) => {
+        const status = failStatus("streamHeartbeats", reason);
+        record("streamHeartbeats", status.code ?? GrpcStatus.INTERNAL, startedMs);
+        call.emit("error", status);
+      };
+      const denied = guard.admit(call.metadata, peer);
+      if (denied !== undefined) {
+        end(denied);
+        return;
+      }
+      let ended = false;
+      call.on("data", (request: HeartbeatRequest) => {
+        if (ended) return;
+        // A rate-limited message is answered (not recorded) and the stream stays open; any other
+        // error ends the stream with its status, so the client learns why (e.g. NOT_FOUND: register again).
+        if (guard.takeToken(peer) !== undefined) {
+          call.write({
+            acknowledged: false,
+            serverTimestampMs: BigInt(Date.now()),
+            pendingCommands: [],
+            membershipVersion: 0n,
+            rank: 0,
+            worldSize: 0,
+          });
+          return;
+        }
+        try {
+          call.write(heartbeat(request, "stream"));
+        } catch (error) {
+          ended = true;
+          end(error);
+        }
+      });
+      call.on("end", () => {
+        if (ended) return;
+        ended = true;
+        record("streamHeartbeats", GrpcStatus.OK, startedMs);
+        call.end();
+      });
+      call.on("error", () => {
+        ended = true;
+      });
+      call.on("cancelled", () => {
+        ended = true;
+      });
+    },
+
+    registerDataset: unary("registerDataset", async (request): Promise<DatasetAck> => {
+      const spec = parseRegisterDataset(request);
+      const { totalShards, created } = await engine.registerDataset(spec);
+      return {
+        success: true,
+        datasetId: spec.datasetId,
+        totalShards: BigInt(totalShards),
+        message: created
+          ? `dataset registered with ${totalShards} shards`
+          : `dataset already registered with the same spec (${totalShards} shards)`,
+      };
+    }),
+
+    getDataShard: unary("getDataShard", (request): ShardAssignment => {
+      return shardToProto(engine.getDataShard(parseShardRequest(request)));
+    }),
+
+    getShardAssignments: unary("getShardAssignments", (request): ShardAssignmentList => {
+      return assignmentsToProto(engine.getShardAssignments(parseShardRequest(request)));
+    }),
+
+    reportShardProgress: unary(
+      "reportShardProgress",
+      async (request): Promise<ShardProgressAck> => {
+        const input = parseShardProgress(request);
+        const result = await engine.reportShardProgress(input);
+        return {
+          accepted: result.accepted,
+          membershipVersion: BigInt(result.membershipVersion),
+          consumedSamples: BigInt(result.consumedSamples),
+          shardComplete: result.shardComplete,
+          epochComplete: result.epochComplete,
+        };
+      },
+    ),
+
+    notifyCheckpoint: unary("notifyCheckpoint", async (request): Promise<CheckpointAck> => {
+      const input = parseCheckpoint(request);
+      const result = await engine.notifyCheckpoint({
+        workerId: input.workerId,
+        jobId: input.jobId,
+        checkpointId: input.checkpointId,
+        step: input.step,
+        epoch: input.epoch,
+        storagePath: input.storagePath,
+        sizeBytes: input.sizeBytes,
+        kind: input.kind,
+        metadata: input.metadata,
+        ...(input.rank === undefined ? {} : { rank: input.rank }),
+        ...(input.worldSize === undefined ? {} : { worldSize: input.worldSize }),
+      });
+      return {
+        success: true,
+        checkpointId: input.checkpointId,
+        message: result.complete
+          ? `checkpoint recorded; step ${result.globalStep} is complete`
+          : `checkpoint recorded; ${result.ranksReported} of ${result.ranksExpected} ranks reported`,
+        globalStep: BigInt(result.globalStep),
+        complete: result.complete,
+        ranksReported: result.ranksReported,
+        ranksExpected: result.ranksExpected,
+      };
+    }),
+
+    getLatestCheckpoint: unary("getLatestCheckpoint", (request): RecoveryResponse => {
+      const result = engine.getLatestCheckpoint(parseRecovery(request));
+      if (!result.hasCheckpoint) {
+        return {
+          hasCheckpoint: false,
+          latestCheckpoint: undefined,
+          resumeStep: 0n,
+          resumeEpoch: 0n,
+          shardAssignments: [],
+          membershipVersion: BigInt(result.membershipVersion),
+        };
+      }
+      return {
+        hasCheckpoint: true,
+        latestCheckpoint: checkpointToProto(result.checkpoint, result.parts.length),
+        resumeStep: BigInt(result.resumeStep),
+        resumeEpoch: BigInt(result.resumeEpoch),
+        shardAssignments: result.shardAssignments.map(shardToProto),
+        membershipVersion: BigInt(result.membershipVersion),
+      };
+    }),
+
+    waitBarrier: unary("waitBarrier", async (request, call): Promise<BarrierResponse> => {
+      const receivedMs = performance.now();
+      const input = parseBarrier(request);
+      const cancelled = new AbortController();
+      const onCancel = () =>
+        cancelled.abort(
+          new RuntimeError("barrier wait cancelled by the client", { code: Code.Canceled }),
+        );
+      call.once("cancelled", onCancel);
+      const signal = AbortSignal.any([cancelled.signal, shutdownSignal]);
+      try {
+        const result = await engine.waitBarrier({
+          workerId: input.workerId,
+          barrierId: input.barrierId,
+          step: input.step,
+          ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
+          signal,
+        });
+        const key = `${result.barrierId}#${result.generation}`;
+        let release = releases.get(key);
+        if (release === undefined) {
+          // Generations whose waiters never all answered (shutdown) must not pile up.
+          if (releases.size >= 10_000) releases.clear();
+          release = { lastArrivalMs: receivedMs, pending: result.participants };
+          releases.set(key, release);
+        }
+        if (result.arrivalOrder === result.participants) release.lastArrivalMs = receivedMs;
+        release.pending -= 1;
+        if (release.pending <= 0) {
+          releases.delete(key);
+          // Observed after this microtask's answer is queued; the last waiter answers last.
+          const { lastArrivalMs } = release;
+          queueMicrotask(() =>
+            metrics.barrierReleaseSeconds.observe(
+              Math.max(0, performance.now() - lastArrivalMs) / 1000,
+            ),
+          );
+        }
+        return {
+          released: true,
+          barrierId: result.barrierId,
+          participants: BigInt(result.participants),
+          arrivalOrder: BigInt(result.arrivalOrder),
+          participantIds: [...result.arrived],
+          membershipVersion: BigInt(result.membershipVersion),
+        };
+      } finally {
+        call.removeListener("cancelled", onCancel);
+      }
+    }),
+  };
+}

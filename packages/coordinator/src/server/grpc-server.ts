@@ -1,0 +1,99 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { CoordinatorServer } from "@strata/proto";
+import { CoordinatorService } from "@strata/proto";
+import { Code, RuntimeError } from "@strata/runtime-core";
+
+/** Largest request message the server accepts: 4 MiB. */
+export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Largest response message the server sends: 16 MiB (a big shard list or recovery answer). */
+export const MAX_SEND_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** Options for {@link startGrpcServer}. */
+export interface GrpcServerOptions {
+  /** `host:port`; port 0 picks a free port. IPv6 hosts in brackets: `[::1]:50051`. */
+  address: string;
+  service: CoordinatorServer;
+  /** PEM certificate chain and private key; plaintext when absent. */
+  tls?: { certChain: Buffer; privateKey: Buffer };
+}
+
+/** A bound gRPC server. */
+export interface GrpcServerHandle {
+  readonly server: Server;
+  /** The bound address with the real port (`127.0.0.1:41234`). */
+  readonly address: string;
+  /** Stops taking calls at once (new calls are refused) and resolves when in-flight ones finished. */
+  drain(): Promise<void>;
+  /** Cancels every open call and closes every connection. */
+  forceShutdown(): void;
+}
+
+/** Splits `host:port` and checks the port. Throws `InvalidArgument` naming `field`. */
+export function parseHostPort(address: string, field: string): { host: string; port: number } {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(address.trim());
+  const port = Number(match?.[2]);
+  if (match === null || !Number.isInteger(port) || port > 65_535) {
+    throw new RuntimeError(
+      `${field}: expected host:port with a port from 0 to 65535, got "${address}"`,
+      {
+        code: Code.InvalidArgument,
+        details: { field },
+      },
+    );
+  }
+  return { host: match[1] as string, port };
+}
+
+/**
+ * Binds a grpc-js server with the coordinator service, message-size limits and keepalive
+ * settings, and starts it.
+ */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServerHandle> {
+  const { host } = parseHostPort(options.address, "grpcAddr");
+  const server = new Server({
+    "grpc.max_receive_message_length": MAX_RECEIVE_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_SEND_MESSAGE_BYTES,
+    // Ping idle connections every 30 s and drop them if the ping is not answered in 10 s, so dead
+    // peers do not hold sockets; clients may ping without calls (long barrier waits) but not
+    // more often than every 10 s.
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    // Bounds streams per connection (each barrier waiter holds one).
+    "grpc.max_concurrent_streams": 10_000,
+  });
+  server.addService(CoordinatorService, options.service);
+  const credentials =
+    options.tls === undefined
+      ? ServerCredentials.createInsecure()
+      : ServerCredentials.createSsl(
+          null,
+          [{ cert_chain: options.tls.certChain, private_key: options.tls.privateKey }],
+          false,
+        );
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.address, credentials, (error, bound) => {
+      if (error) {
+        reject(
+          new RuntimeError(`cannot bind gRPC server to ${options.address}: ${error.message}`, {
+            code: Code.Unavailable,
+            cause: error,
+          }),
+        );
+      } else resolve(bound);
+    });
+  });
+  let draining: Promise<void> | undefined;
+  return {
+    server,
+    address: `${host}:${port}`,
+    drain() {
+      draining ??= new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      return draining;
+    },
+    forceShutdown() {
+      server.forceShutdown();
+    },
+  };
+}

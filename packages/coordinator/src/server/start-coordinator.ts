@@ -1,0 +1,271 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Clock, Logger } from "@strata/runtime-core";
+import { Code, createSilentLogger, RuntimeError } from "@strata/runtime-core";
+import type { CoordinatorConfig, CoordinatorConfigInput } from "../config.js";
+import { coordinatorConfigSchema } from "../config.js";
+import type { CoordinatorEngine } from "../engine/index.js";
+import { createCoordinatorEngine } from "../engine/index.js";
+import { registerCoreRoutes } from "../http/core-routes.js";
+import type { HttpRouter } from "../http/http-router.js";
+import { createHttpRouter } from "../http/http-router.js";
+import { startHttpServer } from "../http/http-server.js";
+import type { CoordinatorStore } from "../store/index.js";
+import { createSqliteStore } from "../store/index.js";
+import { createBearerAuth } from "./bearer-auth.js";
+import { createCallGuard } from "./call-guard.js";
+import type { CoordinatorMetrics } from "./coordinator-metrics.js";
+import { createCoordinatorMetrics } from "./coordinator-metrics.js";
+import { createCoordinatorService } from "./coordinator-service.js";
+import { startGrpcServer } from "./grpc-server.js";
+import { createTokenBucketLimiter } from "./token-bucket-limiter.js";
+
+/** The database file inside the data directory. */
+export const DATABASE_FILE = "coordinator.db";
+/** Heartbeat interval told to workers: a third of the timeout, so two may be lost. */
+const intervalFor = (timeoutMs: number) => Math.max(50, Math.floor(timeoutMs / 3));
+
+/** Things that are not configuration: injected collaborators. */
+export interface StartCoordinatorOptions {
+  /** Default: a silent logger. The CLI passes a pino logger at the configured level. */
+  logger?: Logger;
+  clock?: Clock;
+  /** A store to use instead of SQLite in `dataDir` (e.g. `createMemoryStore()` in tests). Closed on close(). */
+  store?: CoordinatorStore;
+  /** Adds routes (the dashboard API) to the HTTP router before it starts listening. */
+  routes?: (router: HttpRouter, engine: CoordinatorEngine) => void;
+}
+
+/** A running coordinator. */
+export interface RunningCoordinator {
+  /** Bound gRPC address with the real port, e.g. `127.0.0.1:41234`. */
+  readonly grpcAddress: string;
+  /** Bound HTTP address with the real port, e.g. `127.0.0.1:3456`. */
+  readonly httpAddress: string;
+  readonly engine: CoordinatorEngine;
+  readonly metrics: CoordinatorMetrics;
+  readonly config: Readonly<CoordinatorConfig>;
+  /**
+   * Shuts down: refuses new calls, fails barrier waiters with UNAVAILABLE, waits up to
+   * `shutdownGraceMs` for in-flight calls, then cancels the rest; closes HTTP; flushes and closes
+   * the store. Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+function parseConfig(input: CoordinatorConfigInput): CoordinatorConfig {
+  const result = coordinatorConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  throw new RuntimeError(`invalid configuration:\n  - ${problems.join("\n  - ")}`, {
+    code: Code.InvalidArgument,
+    details: { problems },
+  });
+}
+
+function readTls(config: CoordinatorConfig): { certChain: Buffer; privateKey: Buffer } | undefined {
+  if (config.tlsCert === undefined && config.tlsKey === undefined) return undefined;
+  if (config.tlsCert === undefined || config.tlsKey === undefined) {
+    const missing = config.tlsCert === undefined ? "tlsCert" : "tlsKey";
+    throw new RuntimeError(`${missing}: tlsCert and tlsKey must be given together`, {
+      code: Code.InvalidArgument,
+      details: { field: missing },
+    });
+  }
+  const read = (path: string, key: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new RuntimeError(`${key}: cannot read ${path}: ${(error as Error).message}`, {
+        code: Code.InvalidArgument,
+        cause: error,
+        details: { field: key },
+      });
+    }
+  };
+  return { certChain: read(config.tlsCert, "tlsCert"), privateKey: read(config.tlsKey, "tlsKey") };
+}
+
+/**
+ * Starts a coordinator: opens (or creates) the SQLite store in `dataDir`, starts the engine
+ * (restoring state from a previous run), then binds gRPC and HTTP. On any start failure the
+ * parts already started are closed again.
+ */
+export async function startCoordinator(
+  input: CoordinatorConfigInput = {},
+  options: StartCoordinatorOptions = {},
+): Promise<RunningCoordinator> {
+  const config = parseConfig(input);
+  const logger = options.logger ?? createSilentLogger();
+  const tls = readTls(config);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const undo = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.warn({ err: error }, "cleanup after failed start failed");
+      }
+    }
+  };
+
+  try {
+    let store = options.store;
+    if (store === undefined) {
+      const dataDir = resolve(config.dataDir);
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      store = await createSqliteStore({ path: join(dataDir, DATABASE_FILE) });
+    }
+    const openStore = store;
+    cleanups.push(() => openStore.close());
+
+    const heartbeatIntervalMs = intervalFor(config.heartbeatTimeoutMs);
+    const engine = createCoordinatorEngine({
+      store,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      logger: logger.child({ component: "engine" }),
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      heartbeatIntervalMs,
+      barrierTimeoutMs: config.barrierTimeoutMs,
+      barrierFailurePolicy: config.barrierPolicy,
+      maxWorkers: config.maxWorkers,
+    });
+    await engine.start();
+    cleanups.push(() => engine.close());
+
+    const metrics = createCoordinatorMetrics(() => {
+      const snapshot = engine.snapshot();
+      let live = 0;
+      let dead = 0;
+      for (const worker of snapshot.workers) {
+        if (worker.state === "dead" || worker.state === "disconnecting") dead++;
+        else live++;
+      }
+      return {
+        workersRegistered: snapshot.workers.length,
+        workersLive: live,
+        workersDead: dead,
+        datasets: snapshot.datasets.length,
+        membershipVersion: snapshot.membershipVersion,
+        barrierWaiters: snapshot.barriers.reduce((n, b) => n + b.arrived.length, 0),
+      };
+    });
+    cleanups.push(
+      engine.onEvent((event) => {
+        switch (event.type) {
+          case "barrier_released":
+            metrics.barrierReleases.inc();
+            break;
+          case "barrier_aborted":
+            metrics.barrierAborts.inc({ reason: event.reason });
+            break;
+          case "shards_reassigned":
+            metrics.shardMoves.inc(event.moved);
+            break;
+          case "checkpoint_recorded":
+            metrics.checkpointsRecorded.inc();
+            break;
+          case "checkpoint_completed":
+            metrics.checkpointStepsComplete.inc();
+            break;
+          case "worker_dead":
+            metrics.workersDeclaredDead.inc();
+            break;
+          default:
+            break;
+        }
+      }),
+    );
+
+    const auth = config.authToken === undefined ? undefined : createBearerAuth(config.authToken);
+    const shutdown = new AbortController();
+    const service = createCoordinatorService({
+      engine,
+      guard: createCallGuard({
+        auth,
+        metrics,
+        limiter: createTokenBucketLimiter({
+          ratePerSecond: config.rateLimitRps,
+          burst: config.rateLimitBurst,
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+        }),
+      }),
+      metrics,
+      logger: logger.child({ component: "grpc" }),
+      shutdownSignal: shutdown.signal,
+      heartbeatIntervalMs,
+    });
+    const grpc = await startGrpcServer({
+      address: config.grpcAddr,
+      service,
+      ...(tls === undefined ? {} : { tls }),
+    });
+    cleanups.push(() => grpc.forceShutdown());
+
+    let closing: Promise<void> | undefined;
+    const router = createHttpRouter({
+      auth,
+      logger: logger.child({ component: "http" }),
+      onAuthFailure: () => metrics.authFailures.inc({ transport: "http" }),
+    });
+    registerCoreRoutes(router, {
+      metrics,
+      readiness: () => ({
+        engine: engine.ready,
+        grpc: closing === undefined,
+        store: engine.ready,
+      }),
+    });
+    options.routes?.(router, engine);
+    const http = await startHttpServer(config.httpAddr, router);
+
+    const close = async () => {
+      const graceMs = config.shutdownGraceMs;
+      logger.info({ graceMs }, "shutting down");
+      const drained = grpc.drain();
+      // Fails barrier waiters with UNAVAILABLE so the drain is not held by long waits.
+      await engine
+        .close()
+        .catch((error: unknown) => logger.error({ err: error }, "engine close failed"));
+      shutdown.abort(new RuntimeError("coordinator shutting down", { code: Code.Unavailable }));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const forced = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((done) => {
+          timer = setTimeout(() => done(true), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (forced) {
+        logger.warn(
+          { graceMs },
+          "in-flight calls did not finish within the grace period; cancelling them",
+        );
+        grpc.forceShutdown();
+      }
+      await http.close(graceMs);
+      await openStore.close();
+      logger.info("stopped");
+    };
+
+    return {
+      grpcAddress: grpc.address,
+      httpAddress: http.address,
+      engine,
+      metrics,
+      config,
+      close() {
+        closing ??= close();
+        return closing;
+      },
+      [Symbol.asyncDispose]() {
+        closing ??= close();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
