@@ -1,0 +1,271 @@
+import { Code, RuntimeError } from "@strata/runtime-core";
+import { MAX_TOTAL_SHARDS } from "./dataset-geometry.js";
+import { shuffledShardOrder } from "./shuffle.js";
+import {
+  invalidArgument,
+  requireId,
+  requireInteger,
+  requireNumber,
+  requireSeed,
+} from "./validate.js";
+
+/**
+ * Default load slack ε: no worker holds more than ceil((1+ε)·fair share) shards nor fewer than
+ * floor((1−ε)·fair share). 0.05 gives 9…11 shards for 10,000 shards over 1,000 equal workers, and
+ * keeps that cap unchanged when one worker joins or leaves there (0.1 would sit exactly on the
+ * ceil boundary, 11.0, and flip to 12 on a leave).
+ */
+export const DEFAULT_EPSILON = 0.05;
+
+/** Largest accepted ε. Beyond 1 the lower bound is 0 and the cap is loose anyway. */
+export const MAX_EPSILON = 1;
+
+/** Most workers one plan may hold. */
+export const MAX_WORKERS = 100_000;
+
+/** Largest accepted worker weight (weights are relative; the default is 1). */
+export const MAX_WEIGHT = 1_000_000;
+
+/** A live worker taking part in an assignment. */
+export interface WorkerSpec {
+  /** Unique, non-empty id (at most 1,024 characters). */
+  readonly workerId: string;
+  /**
+   * Relative capacity, in (0, 1,000,000]; default 1. A worker of weight 2 gets about twice the
+   * shards of a worker of weight 1.
+   */
+  readonly weight?: number;
+}
+
+/** Input of {@link assignShards}. */
+export interface AssignShardsInput {
+  readonly datasetId: string;
+  /** Epoch number, ≥ 0. Only the ORDER of each worker's shards depends on it (see README). */
+  readonly epoch: number;
+  /** Shards in the dataset (see `datasetGeometry`), 0…10^8. */
+  readonly totalShards: number;
+  /** The dataset seed; any 64-bit value (signed or unsigned). */
+  readonly seed: bigint;
+  /** Live workers, in any order (the result does not depend on it). At least one. */
+  readonly workers: readonly WorkerSpec[];
+  /** Load slack ε in [0, 1]; default {@link DEFAULT_EPSILON}. */
+  readonly epsilon?: number;
+  /**
+   * Assign only these shards (ids in [0, totalShards), no duplicates); default all. Used to
+   * re-plan the rest of an epoch; the load bounds then apply to these shards.
+   */
+  readonly shardIds?: readonly number[];
+}
+
+/** Which worker owns which shard for one epoch of one dataset. Immutable. */
+export interface ShardPlan {
+  readonly datasetId: string;
+  readonly epoch: number;
+  /** The dataset seed, as unsigned 64-bit. */
+  readonly seed: bigint;
+  readonly totalShards: number;
+  readonly epsilon: number;
+  /** Worker ids, sorted by UTF-16 code units; the index of a worker in `owners`. */
+  readonly workerIds: readonly string[];
+  /** `owners[shardId]` = index in `workerIds` of the shard's owner, or −1 if not assigned. */
+  readonly owners: Int32Array;
+  /** Per worker: its shards in this epoch's (shuffled) order. */
+  readonly shardsByWorker: ReadonlyMap<string, readonly number[]>;
+  /** Per worker: number of shards it owns. */
+  readonly loads: ReadonlyMap<string, number>;
+  /** Per worker: its cap, ceil((1+ε)·weighted fair share). */
+  readonly maxLoads: ReadonlyMap<string, number>;
+  /** Per worker: its floor, floor((1−ε)·weighted fair share), at least 1 when shards ≥ workers. */
+  readonly minLoads: ReadonlyMap<string, number>;
+}
+
+/**
+ * Assigns every shard of a dataset (or the listed `shardIds`) to exactly one live worker.
+ *
+ * - Balanced: each worker holds between its `minLoads` and `maxLoads` (weighted fair share ∓ ε).
+ * - Deterministic: a pure function of the input; worker order does not matter.
+ * - Stable: ownership does not depend on the epoch; when one worker joins or leaves, few shards
+ *   other than its own change owner (see `countMovedShards`).
+ *
+ * @throws RuntimeError(InvalidArgument) naming the bad field (empty or duplicate worker ids, bad
+ *   weight, ε outside [0, 1], shard count out of range, …).
+ */
+export function assignShards(input: AssignShardsInput): ShardPlan {
+  const parsed = parseInput(input);
+  const owners = new Int32Array(parsed.totalShards).fill(-1);
+  const { workerIds } = parsed;
+  // Placeholder: round-robin by shard id. Replaced by bounded-load consistent hashing.
+  const ids = parsed.shardIds ?? rangeArray(parsed.totalShards);
+  ids.forEach((shardId, i) => {
+    owners[shardId] = i % workerIds.length;
+  });
+  return buildPlan(parsed, owners);
+}
+
+/** Validated and normalised {@link AssignShardsInput}. @private */
+export interface ParsedAssignInput {
+  readonly datasetId: string;
+  readonly epoch: number;
+  readonly totalShards: number;
+  readonly seed: bigint;
+  readonly epsilon: number;
+  /** Sorted worker ids. */
+  readonly workerIds: readonly string[];
+  /** Weights, parallel to `workerIds`. */
+  readonly weights: readonly number[];
+  readonly shardIds: Uint32Array | undefined;
+}
+
+/** @private */
+export function parseInput(input: AssignShardsInput): ParsedAssignInput {
+  if (input === null || typeof input !== "object") {
+    return invalidArgument("input", "must be an object");
+  }
+  const datasetId = requireId("datasetId", input.datasetId);
+  const epoch = requireInteger("epoch", input.epoch, 0, Number.MAX_SAFE_INTEGER);
+  const totalShards = requireInteger("totalShards", input.totalShards, 0, MAX_TOTAL_SHARDS);
+  const seed = requireSeed("seed", input.seed);
+  const epsilon =
+    input.epsilon === undefined
+      ? DEFAULT_EPSILON
+      : requireNumber("epsilon", input.epsilon, 0, MAX_EPSILON);
+  if (!Array.isArray(input.workers)) return invalidArgument("workers", "must be an array");
+  if (input.workers.length === 0) return invalidArgument("workers", "must not be empty");
+  if (input.workers.length > MAX_WORKERS) {
+    return invalidArgument(
+      "workers",
+      `must hold at most ${MAX_WORKERS} workers, got ${input.workers.length}`,
+    );
+  }
+  const byId = new Map<string, number>();
+  input.workers.forEach((worker, i) => {
+    if (worker === null || typeof worker !== "object") {
+      invalidArgument(`workers[${i}]`, "must be an object with a workerId");
+    }
+    const id = requireId(`workers[${i}].workerId`, worker.workerId);
+    const weight =
+      worker.weight === undefined
+        ? 1
+        : requireNumber(`workers[${i}].weight`, worker.weight, 0, MAX_WEIGHT);
+    if (weight === 0) invalidArgument(`workers[${i}].weight`, "must be greater than 0");
+    if (byId.has(id)) invalidArgument(`workers[${i}].workerId`, `duplicates worker "${id}"`, id);
+    byId.set(id, weight);
+  });
+  const workerIds = [...byId.keys()].sort(compareIds);
+  const weights = workerIds.map((id) => byId.get(id) ?? 1);
+  let shardIds: Uint32Array | undefined;
+  if (input.shardIds !== undefined) {
+    if (!Array.isArray(input.shardIds)) return invalidArgument("shardIds", "must be an array");
+    const seen = new Uint8Array(totalShards);
+    shardIds = new Uint32Array(input.shardIds.length);
+    input.shardIds.forEach((value, i) => {
+      const id = requireInteger(`shardIds[${i}]`, value, 0, Math.max(0, totalShards - 1));
+      if (totalShards === 0) invalidArgument(`shardIds[${i}]`, "is out of range: totalShards is 0");
+      if (seen[id] === 1) invalidArgument(`shardIds[${i}]`, `duplicates shard ${id}`, id);
+      seen[id] = 1;
+      (shardIds as Uint32Array)[i] = id;
+    });
+    shardIds.sort();
+  }
+  return { datasetId, epoch, totalShards, seed, epsilon, workerIds, weights, shardIds };
+}
+
+/** Orders ids by UTF-16 code units, the same in every process and locale. */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Per-worker load bounds for `count` shards: cap ceil((1+ε)·fair), floor floor((1−ε)·fair),
+ * raised to 1 when count ≥ workers (and lowered again for heavy workers if the floors would not
+ * fit). @private
+ */
+export function loadBounds(
+  count: number,
+  weights: readonly number[],
+  epsilon: number,
+): { min: Int32Array; max: Int32Array } {
+  const n = weights.length;
+  let total = 0;
+  for (const w of weights) total += w;
+  const min = new Int32Array(n);
+  const max = new Int32Array(n);
+  let minSum = 0;
+  for (let i = 0; i < n; i++) {
+    const fair = (count * (weights[i] as number)) / total;
+    // A tiny tolerance keeps exact products such as 1.05·10 from rounding up to 11.000000000000002.
+    max[i] = Math.max(1, Math.ceil((1 + epsilon) * fair - 1e-9));
+    min[i] = Math.max(count >= n ? 1 : 0, Math.floor((1 - epsilon) * fair + 1e-9));
+    if ((min[i] as number) > (max[i] as number)) min[i] = max[i] as number;
+    minSum += min[i] as number;
+  }
+  // Skewed weights can make the floors add up to more than there is; lower the biggest floors.
+  while (minSum > count) {
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      if ((min[i] as number) > 1 && (best < 0 || (min[i] as number) > (min[best] as number)))
+        best = i;
+    }
+    if (best < 0) break;
+    min[best] = (min[best] as number) - 1;
+    minSum--;
+  }
+  return { min, max };
+}
+
+/** Assembles a {@link ShardPlan} from owner indexes. @private */
+export function buildPlan(parsed: ParsedAssignInput, owners: Int32Array): ShardPlan {
+  const { workerIds, totalShards } = parsed;
+  const count = parsed.shardIds?.length ?? totalShards;
+  const bounds = loadBounds(count, parsed.weights, parsed.epsilon);
+  const lists: number[][] = workerIds.map(() => []);
+  const order = shuffledShardOrder(parsed.seed, parsed.datasetId, parsed.epoch, totalShards);
+  for (let i = 0; i < order.length; i++) {
+    const shardId = order[i] as number;
+    const owner = owners[shardId] as number;
+    if (owner >= 0) (lists[owner] as number[]).push(shardId);
+  }
+  const shardsByWorker = new Map<string, readonly number[]>();
+  const loads = new Map<string, number>();
+  const maxLoads = new Map<string, number>();
+  const minLoads = new Map<string, number>();
+  workerIds.forEach((id, i) => {
+    const list = lists[i] as number[];
+    shardsByWorker.set(id, list);
+    loads.set(id, list.length);
+    maxLoads.set(id, bounds.max[i] as number);
+    minLoads.set(id, bounds.min[i] as number);
+  });
+  return {
+    datasetId: parsed.datasetId,
+    epoch: parsed.epoch,
+    seed: parsed.seed,
+    totalShards,
+    epsilon: parsed.epsilon,
+    workerIds,
+    owners,
+    shardsByWorker,
+    loads,
+    maxLoads,
+    minLoads,
+  };
+}
+
+/** The owner of `shardId` in `plan`. @throws RuntimeError(InvalidArgument/NotFound). */
+export function ownerOf(plan: ShardPlan, shardId: number): string {
+  requireInteger("shardId", shardId, 0, Math.max(0, plan.totalShards - 1));
+  const owner = plan.owners[shardId];
+  if (owner === undefined || owner < 0) {
+    throw new RuntimeError(`shard ${shardId} is not assigned in this plan`, {
+      code: Code.NotFound,
+      details: { shardId },
+    });
+  }
+  return plan.workerIds[owner] as string;
+}
+
+function rangeArray(n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
