@@ -1,4 +1,8 @@
-export { createCoordinatorEngine } from "./coordinator-engine.js";
+export {
+  createCoordinatorEngine,
+  DEFAULT_JOB_ID,
+  MEMBERSHIP_CHANGED_COMMAND,
+} from "./coordinator-engine.js";
 export type { CoordinatorEvent, CoordinatorEventType } from "./events.js";
 export type {
   BarrierResult,

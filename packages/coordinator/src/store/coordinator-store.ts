@@ -49,8 +49,8 @@ export interface StoredCheckpointStep {
   jobId: string;
   step: number;
   epoch: number;
-  /** Rank parts needed for the step to be complete (the membership size when the step began). */
-  expectedRanks: number;
+  /** The ranks whose parts the step needs (the live ranks when its first part arrived, or 0…worldSize−1 when the writer said). */
+  expectedRanks: readonly number[];
   complete: boolean;
   createdAtMs: number;
   completedAtMs: number;

@@ -1,0 +1,493 @@
+import {
+  Code,
+  type DatasetSpec,
+  type Logger,
+  RuntimeError,
+  type SampleRange,
+} from "@strata/runtime-core";
+import type { StoredDataset, StoredShardProgress, StoreOp } from "../store/coordinator-store.js";
+import type { EventFeed } from "./event-feed.js";
+import { mergeRanges, rangesLength, remainingRanges } from "./sample-ranges.js";
+import { assignOwners, shardReadingOrder, totalShardsOf } from "./shard-assigner.js";
+import type { DatasetView, EngineCounters, EngineShardAssignment } from "./types.js";
+
+interface Plan {
+  membershipVersion: number;
+  workers: readonly string[];
+  /** Owner index into `workers` per shard; −1 for complete shards or no workers. */
+  owners: Int32Array;
+  byWorker: Map<string, number[]>;
+}
+
+interface EpochState {
+  epoch: number;
+  consumed: Map<number, SampleRange[]>;
+  consumedCount: Map<number, number>;
+  totalConsumed: number;
+  completeShards: number;
+  /** Shard → the worker the unconsumed rest is pinned to. */
+  pins: Map<number, string>;
+  plan: Plan | undefined;
+}
+
+interface DatasetEntry {
+  spec: DatasetSpec;
+  totalShards: number;
+  registeredAtMs: number;
+  epochs: Map<number, EpochState>;
+}
+
+/** What the dataset hub reads about membership. */
+export interface DatasetMembership {
+  version(): number;
+  /** Live worker ids, sorted. */
+  sortedLiveWorkerIds(): readonly string[];
+  isLive(workerId: string): boolean;
+}
+
+/** Options of {@link DatasetHub}. */
+export interface DatasetHubOptions {
+  logger: Logger;
+  events: EventFeed;
+  counters: EngineCounters;
+  membership: DatasetMembership;
+  maxDatasets: number;
+  maxEpochsPerDataset: number;
+  epsilon: number | undefined;
+}
+
+/** The outcome of a progress report. */
+export interface ProgressOutcome {
+  ops: StoreOp[];
+  consumedSamples: number;
+  shardComplete: boolean;
+  epochComplete: boolean;
+  newlyConsumed: number;
+}
+
+/**
+ * Datasets, per-epoch plans and shard progress. A plan assigns every shard not yet fully consumed
+ * to one live worker: the bounded-load assignment over the sorted live workers, except that a
+ * shard a worker has started (reported progress on) stays pinned to that worker while it lives.
+ * When the pinned worker dies or leaves, only the unconsumed remainder goes back into the
+ * assignment over the survivors, so within an epoch no reported sample is handed out twice and
+ * none is skipped.
+ */
+export class DatasetHub {
+  readonly #datasets = new Map<string, DatasetEntry>();
+
+  constructor(private readonly o: DatasetHubOptions) {}
+
+  get count(): number {
+    return this.#datasets.size;
+  }
+
+  restore(datasets: readonly StoredDataset[], progress: readonly StoredShardProgress[]): void {
+    for (const d of datasets) {
+      this.#datasets.set(d.spec.datasetId, {
+        spec: d.spec,
+        totalShards: d.totalShards,
+        registeredAtMs: d.registeredAtMs,
+        epochs: new Map(),
+      });
+    }
+    for (const p of progress) {
+      const entry = this.#datasets.get(p.datasetId);
+      if (entry === undefined || p.shardId >= entry.totalShards) continue;
+      const state = this.#epoch(entry, p.epoch, false);
+      this.#setConsumed(entry, state, p.shardId, mergeRanges(p.consumed));
+      if (p.ownerWorkerId !== "") state.pins.set(p.shardId, p.ownerWorkerId);
+    }
+  }
+
+  register(
+    spec: DatasetSpec,
+    nowMs: number,
+  ): { totalShards: number; created: boolean; ops: StoreOp[] } {
+    const existing = this.#datasets.get(spec.datasetId);
+    if (existing !== undefined) {
+      const differs = specDifferences(existing.spec, spec);
+      if (differs.length > 0) {
+        throw new RuntimeError(
+          `dataset "${spec.datasetId}" is already registered with a different spec (differs in: ${differs.join(", ")})`,
+          { code: Code.AlreadyExists, details: { datasetId: spec.datasetId, fields: differs } },
+        );
+      }
+      return { totalShards: existing.totalShards, created: false, ops: [] };
+    }
+    if (this.#datasets.size >= this.o.maxDatasets) {
+      throw new RuntimeError(
+        `too many datasets (${this.o.maxDatasets}); dataset "${spec.datasetId}" was not registered`,
+        { code: Code.ResourceExhausted, details: { maxDatasets: this.o.maxDatasets } },
+      );
+    }
+    const totalShards = totalShardsOf(spec.totalSamples, spec.shardSize);
+    const stored: StoredDataset = { spec, totalShards, registeredAtMs: nowMs };
+    this.#datasets.set(spec.datasetId, { ...stored, epochs: new Map() });
+    this.o.events.emit({ type: "dataset_registered", datasetId: spec.datasetId, totalShards });
+    this.o.logger.info({ datasetId: spec.datasetId, totalShards }, "dataset registered");
+    return { totalShards, created: true, ops: [{ t: "put_dataset", dataset: stored }] };
+  }
+
+  has(datasetId: string): boolean {
+    return this.#datasets.has(datasetId);
+  }
+
+  datasetIds(): string[] {
+    return [...this.#datasets.keys()];
+  }
+
+  /** The worker's shards for an epoch in reading order (fully consumed shards left out). */
+  assignments(
+    workerId: string,
+    datasetId: string,
+    epoch: number,
+  ): { totalShards: number; assignments: EngineShardAssignment[]; membershipVersion: number } {
+    const entry = this.#dataset(datasetId);
+    const state = this.#epoch(entry, epoch, true);
+    const plan = this.#plan(entry, state);
+    const shardIds = plan.byWorker.get(workerId) ?? [];
+    const filePaths = Object.freeze([entry.spec.path]);
+    const assignments = shardIds.map((shardId): EngineShardAssignment => {
+      const start = shardId * entry.spec.shardSize;
+      const end = Math.min(start + entry.spec.shardSize, entry.spec.totalSamples);
+      const consumed = state.consumed.get(shardId);
+      return {
+        datasetId,
+        shardId,
+        totalShards: entry.totalShards,
+        startIndex: start,
+        endIndex: end,
+        epoch,
+        filePaths,
+        remainingRanges:
+          consumed === undefined ? [{ start, end }] : remainingRanges(start, end, consumed),
+        consumedSamples: state.consumedCount.get(shardId) ?? 0,
+      };
+    });
+    return {
+      totalShards: entry.totalShards,
+      assignments,
+      membershipVersion: plan.membershipVersion,
+    };
+  }
+
+  /**
+   * Records consumed ranges of one shard and pins the rest of it to `workerId`. Rejects a report
+   * for a shard the current plan gives to another worker (FAILED_PRECONDITION), and ranges outside
+   * the shard (OUT_OF_RANGE).
+   */
+  report(
+    workerId: string,
+    datasetId: string,
+    epoch: number,
+    shardId: number,
+    ranges: readonly SampleRange[] | undefined,
+    upTo: number | undefined,
+    reporterVersion: number | undefined,
+  ): ProgressOutcome {
+    const entry = this.#dataset(datasetId);
+    if (!Number.isSafeInteger(shardId) || shardId < 0 || shardId >= entry.totalShards) {
+      throw new RuntimeError(
+        `shard ${shardId} is out of range for dataset "${datasetId}" (0…${entry.totalShards - 1})`,
+        { code: Code.OutOfRange, details: { datasetId, shardId, totalShards: entry.totalShards } },
+      );
+    }
+    const start = shardId * entry.spec.shardSize;
+    const end = Math.min(start + entry.spec.shardSize, entry.spec.totalSamples);
+    const reported: SampleRange[] = [];
+    if (upTo !== undefined) {
+      if (upTo < start || upTo > end) {
+        throw new RuntimeError(
+          `upTo ${upTo} is outside shard ${shardId} of dataset "${datasetId}" [${start}, ${end}]`,
+          { code: Code.OutOfRange, details: { datasetId, shardId, upTo, start, end } },
+        );
+      }
+      reported.push({ start, end: upTo });
+    }
+    for (const r of ranges ?? []) {
+      if (r.start < start || r.end > end || r.start > r.end) {
+        throw new RuntimeError(
+          `range [${r.start}, ${r.end}) is outside shard ${shardId} of dataset "${datasetId}" [${start}, ${end})`,
+          { code: Code.OutOfRange, details: { datasetId, shardId, range: r, start, end } },
+        );
+      }
+      reported.push(r);
+    }
+    const state = this.#epoch(entry, epoch, true);
+    const plan = this.#plan(entry, state);
+    const alreadyComplete = (state.consumedCount.get(shardId) ?? 0) === end - start;
+    const ownerIndex = plan.owners[shardId] ?? -1;
+    const owner = ownerIndex >= 0 ? plan.workers[ownerIndex] : undefined;
+    if (!alreadyComplete && owner !== workerId) {
+      const stale =
+        reporterVersion !== undefined &&
+        reporterVersion !== 0 &&
+        reporterVersion !== plan.membershipVersion;
+      throw new RuntimeError(
+        `shard ${shardId} of dataset "${datasetId}" epoch ${epoch} is assigned to ${owner === undefined ? "no worker" : `worker "${owner}"`}, not "${workerId}" (membership version ${plan.membershipVersion}${stale ? `; the report came from version ${reporterVersion}` : ""}); ask for your assignment again`,
+        {
+          code: Code.FailedPrecondition,
+          details: { datasetId, epoch, shardId, owner, membershipVersion: plan.membershipVersion },
+        },
+      );
+    }
+    const before = state.consumedCount.get(shardId) ?? 0;
+    const merged = mergeRanges([...(state.consumed.get(shardId) ?? []), ...reported]);
+    this.#setConsumed(entry, state, shardId, merged);
+    const after = state.consumedCount.get(shardId) ?? 0;
+    const shardComplete = after === end - start;
+    if (shardComplete) {
+      state.pins.delete(shardId);
+    } else {
+      state.pins.set(shardId, workerId);
+    }
+    if (shardComplete && !alreadyComplete && state.plan !== undefined) {
+      // The plan stays valid; the complete shard simply leaves the owner's list.
+      const list = state.plan.byWorker.get(workerId);
+      if (list !== undefined) {
+        const i = list.indexOf(shardId);
+        if (i >= 0) list.splice(i, 1);
+      }
+      state.plan.owners[shardId] = -1;
+    }
+    const epochComplete = state.completeShards === entry.totalShards;
+    this.o.events.emit({
+      type: "shard_progress",
+      datasetId,
+      epoch,
+      shardId,
+      workerId,
+      consumedSamples: after,
+      shardComplete,
+    });
+    return {
+      ops: [
+        {
+          t: "put_shard_progress",
+          progress: {
+            datasetId,
+            epoch,
+            shardId,
+            consumed: merged,
+            ownerWorkerId: state.pins.get(shardId) ?? "",
+          },
+        },
+      ],
+      consumedSamples: after,
+      shardComplete,
+      epochComplete,
+      newlyConsumed: after - before,
+    };
+  }
+
+  /** A worker is no longer live: unpin its shards so the survivors take the remainder. */
+  onMemberGone(workerId: string): StoreOp[] {
+    const ops: StoreOp[] = [];
+    for (const entry of this.#datasets.values()) {
+      for (const state of entry.epochs.values()) {
+        for (const [shardId, owner] of state.pins) {
+          if (owner !== workerId) continue;
+          state.pins.delete(shardId);
+          ops.push({
+            t: "put_shard_progress",
+            progress: {
+              datasetId: entry.spec.datasetId,
+              epoch: state.epoch,
+              shardId,
+              consumed: state.consumed.get(shardId) ?? [],
+              ownerWorkerId: "",
+            },
+          });
+        }
+      }
+    }
+    return ops;
+  }
+
+  /** Recomputes every plan older than the current membership, emitting how many shards moved. */
+  refreshPlans(): void {
+    for (const entry of this.#datasets.values()) {
+      for (const state of entry.epochs.values()) {
+        if (
+          state.plan !== undefined &&
+          state.plan.membershipVersion !== this.o.membership.version()
+        ) {
+          this.#plan(entry, state);
+        }
+      }
+    }
+  }
+
+  views(): DatasetView[] {
+    return [...this.#datasets.values()].map((entry) => ({
+      spec: entry.spec,
+      totalShards: entry.totalShards,
+      registeredAtMs: entry.registeredAtMs,
+      epochs: [...entry.epochs.values()]
+        .sort((a, b) => a.epoch - b.epoch)
+        .map((s) => ({
+          epoch: s.epoch,
+          consumedSamples: s.totalConsumed,
+          complete: s.completeShards === entry.totalShards,
+        })),
+    }));
+  }
+
+  #dataset(datasetId: string): DatasetEntry {
+    const entry = this.#datasets.get(datasetId);
+    if (entry === undefined) {
+      throw new RuntimeError(`dataset "${datasetId}" is not registered`, {
+        code: Code.NotFound,
+        details: { datasetId },
+      });
+    }
+    return entry;
+  }
+
+  #epoch(entry: DatasetEntry, epoch: number, prune: boolean): EpochState {
+    let state = entry.epochs.get(epoch);
+    if (state === undefined) {
+      state = {
+        epoch,
+        consumed: new Map(),
+        consumedCount: new Map(),
+        totalConsumed: 0,
+        completeShards: 0,
+        pins: new Map(),
+        plan: undefined,
+      };
+      entry.epochs.set(epoch, state);
+      if (prune && entry.epochs.size > this.o.maxEpochsPerDataset) {
+        // Forget the oldest epochs other than the one just asked for. Their progress rows go
+        // with the next progress write (delete_shard_progress_before) — see pruneOps.
+        const others = [...entry.epochs.keys()].filter((e) => e !== epoch).sort((a, b) => a - b);
+        while (entry.epochs.size > this.o.maxEpochsPerDataset && others.length > 0) {
+          entry.epochs.delete(others.shift() as number);
+        }
+        this.o.logger.debug(
+          { datasetId: entry.spec.datasetId, kept: [...entry.epochs.keys()] },
+          "old epochs pruned",
+        );
+      }
+    }
+    return state;
+  }
+
+  /** Store ops that drop progress of epochs no longer kept (oldest kept epoch and below). */
+  pruneOps(datasetId: string): StoreOp[] {
+    const entry = this.#datasets.get(datasetId);
+    if (entry === undefined || entry.epochs.size === 0) return [];
+    const oldest = Math.min(...entry.epochs.keys());
+    return [{ t: "delete_shard_progress_before", datasetId, beforeEpoch: oldest }];
+  }
+
+  #setConsumed(
+    entry: DatasetEntry,
+    state: EpochState,
+    shardId: number,
+    merged: SampleRange[],
+  ): void {
+    const start = shardId * entry.spec.shardSize;
+    const end = Math.min(start + entry.spec.shardSize, entry.spec.totalSamples);
+    const before = state.consumedCount.get(shardId) ?? 0;
+    const after = rangesLength(merged);
+    state.consumed.set(shardId, merged);
+    state.consumedCount.set(shardId, after);
+    state.totalConsumed += after - before;
+    const size = end - start;
+    if (before !== size && after === size) state.completeShards++;
+  }
+
+  #plan(entry: DatasetEntry, state: EpochState): Plan {
+    const version = this.o.membership.version();
+    if (state.plan !== undefined && state.plan.membershipVersion === version) return state.plan;
+    const workers = this.o.membership.sortedLiveWorkerIds();
+    const { spec, totalShards } = entry;
+    const base = assignOwners({
+      datasetId: spec.datasetId,
+      seed: spec.seed,
+      epoch: state.epoch,
+      totalShards,
+      workers,
+      epsilon: this.o.epsilon,
+    });
+    const index = new Map<string, number>();
+    for (let i = 0; i < workers.length; i++) index.set(workers[i] as string, i);
+    const owners = new Int32Array(totalShards).fill(-1);
+    const byWorker = new Map<string, number[]>();
+    const order = shardReadingOrder(
+      spec.datasetId,
+      spec.seed,
+      state.epoch,
+      totalShards,
+      spec.shuffle,
+    );
+    const previous = state.plan;
+    let moved = 0;
+    for (let i = 0; i < order.length; i++) {
+      const shardId = order[i] as number;
+      const size = Math.min(spec.shardSize, spec.totalSamples - shardId * spec.shardSize);
+      if ((state.consumedCount.get(shardId) ?? 0) === size) continue;
+      const pinned = state.pins.get(shardId);
+      const pinnedIndex = pinned === undefined ? undefined : index.get(pinned);
+      const ownerIndex = pinnedIndex ?? (base[shardId] as number);
+      owners[shardId] = ownerIndex;
+      if (ownerIndex < 0) continue;
+      const owner = workers[ownerIndex] as string;
+      let list = byWorker.get(owner);
+      if (list === undefined) {
+        list = [];
+        byWorker.set(owner, list);
+      }
+      list.push(shardId);
+      if (previous !== undefined) {
+        const prevIndex = previous.owners[shardId] ?? -1;
+        if (prevIndex < 0 || previous.workers[prevIndex] !== owner) moved++;
+      }
+    }
+    const plan: Plan = { membershipVersion: version, workers, owners, byWorker };
+    state.plan = plan;
+    if (previous !== undefined) {
+      this.o.counters.shardsMoved += moved;
+      this.o.events.emit({
+        type: "shards_reassigned",
+        datasetId: spec.datasetId,
+        epoch: state.epoch,
+        membershipVersion: version,
+        moved,
+      });
+      this.o.logger.info(
+        {
+          datasetId: spec.datasetId,
+          epoch: state.epoch,
+          membershipVersion: version,
+          moved,
+          workers: workers.length,
+        },
+        "shards re-planned",
+      );
+    }
+    return plan;
+  }
+}
+
+/** Names of the spec fields that differ between two specs of one dataset id. */
+function specDifferences(a: DatasetSpec, b: DatasetSpec): string[] {
+  const out: string[] = [];
+  if (a.path !== b.path) out.push("path");
+  if (a.format !== b.format) out.push("format");
+  if (a.totalSamples !== b.totalSamples) out.push("totalSamples");
+  if (a.shardSize !== b.shardSize) out.push("shardSize");
+  if (a.shuffle !== b.shuffle) out.push("shuffle");
+  if (a.seed !== b.seed) out.push("seed");
+  const ka = Object.keys(a.metadata).sort();
+  const kb = Object.keys(b.metadata).sort();
+  if (
+    ka.length !== kb.length ||
+    ka.some((k, i) => k !== kb[i] || a.metadata[k] !== b.metadata[k])
+  ) {
+    out.push("metadata");
+  }
+  return out;
+}
