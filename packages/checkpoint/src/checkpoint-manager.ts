@@ -391,7 +391,9 @@ export class CheckpointManager implements AsyncDisposable {
    * Listing does not verify data; `latest` and `verify` do.
    */
   list(options: CallOptions & { includePartial?: boolean } = {}): Promise<CheckpointInfo[]> {
-    return this.#withDeadline("list checkpoints", options, (o) => this.#store.list(o));
+    return this.#withDeadline("list checkpoints", options, (o) =>
+      this.#store.list({ ...o, includePartial: options.includePartial ?? false }),
+    );
   }
 
   /**
@@ -409,7 +411,7 @@ export class CheckpointManager implements AsyncDisposable {
    * `DataLoss` naming it; a step that does not exist is `NotFound`; a partial step is
    * `FailedPrecondition`.
    */
-  load(step?: number, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
+  async load(step?: number, options: LoadOptions = {}): Promise<LoadedCheckpoint> {
     if (step !== undefined) integer("step", step, 0, Number.MAX_SAFE_INTEGER);
     const rank = options.rank ?? this.rank;
     integer("rank", rank, 0, MAX_RANK);
@@ -422,7 +424,7 @@ export class CheckpointManager implements AsyncDisposable {
    * Reads every object of every rank of `step` and checks sizes and checksums; reports all
    * problems instead of stopping at the first. `NotFound` if the step does not exist at all.
    */
-  verify(step: number, options: VerifyOptions = {}): Promise<VerifyReport> {
+  async verify(step: number, options: VerifyOptions = {}): Promise<VerifyReport> {
     integer("step", step, 0, Number.MAX_SAFE_INTEGER);
     return this.#withDeadline(`verify checkpoint ${step}`, options, (o) =>
       this.#store.verify(step, { ...options, ...o }),
@@ -430,7 +432,7 @@ export class CheckpointManager implements AsyncDisposable {
   }
 
   /** Whether `step`'s step manifest exists and is intact (every rank committed). */
-  isStepComplete(step: number, options: CallOptions = {}): Promise<boolean> {
+  async isStepComplete(step: number, options: CallOptions = {}): Promise<boolean> {
     integer("step", step, 0, Number.MAX_SAFE_INTEGER);
     return this.#withDeadline("isStepComplete", options, (o) =>
       this.#store.isStepComplete(step, o),
@@ -443,7 +445,7 @@ export class CheckpointManager implements AsyncDisposable {
    * re-reads every byte). `FailedPrecondition` names missing ranks. Create-only: when another
    * process won, returns its manifest with `created: false`.
    */
-  commitGlobalManifest(
+  async commitGlobalManifest(
     step: number,
     worldSize: number = this.worldSize,
     options: CallOptions & { deep?: boolean } = {},
@@ -459,7 +461,7 @@ export class CheckpointManager implements AsyncDisposable {
    * Applies the retention policy now (default: the manager's `retention`; fields given here
    * override it). `dryRun` reports without deleting. See {@link RetentionPolicy} for the rules.
    */
-  prune(options: PruneOptions = {}): Promise<PruneResult> {
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
     const keepLast = options.keepLast ?? this.#retention?.keepLast;
     if (keepLast === undefined) {
       invalid("keepLast", "is required (the manager has no retention policy)");

@@ -85,7 +85,7 @@ export function planRetention(
     }
   }
   const newestCreated = sorted.reduce<RetentionCandidate | undefined>(
-    (best, c) => (best === undefined || c.createdAtMs > best.createdAtMs ? c : best),
+    (best, c) => (best === undefined || c.createdAtMs >= best.createdAtMs ? c : best),
     undefined,
   );
   if (newestCreated !== undefined) keepBecause(newestCreated.step, "most recently created");

@@ -1,0 +1,156 @@
+import { Code, ManualClock } from "@strata/runtime-core";
+import { createMemoryStorage } from "@strata/storage";
+import { createCheckpointManager } from "../src/index.js";
+import { GatedStorage, keysOf, patternBytes } from "./helpers.js";
+
+const HOUR = 3_600_000;
+
+async function saveSteps(
+  manager: ReturnType<typeof createCheckpointManager>,
+  steps: number[],
+): Promise<void> {
+  for (const step of steps) await manager.save({ step, buffers: { w: patternBytes(2_000, step) } });
+  await manager.flush();
+}
+
+describe("retention", () => {
+  test("keeps the last N plus every K-th step, after each commit", async () => {
+    const storage = createMemoryStorage();
+    await using manager = createCheckpointManager({
+      storage,
+      jobId: "j",
+      retention: { keepLast: 2, keepEvery: 100 },
+    });
+    await saveSteps(manager, [50, 100, 150, 200, 250, 300, 350]);
+    expect((await manager.list()).map((c) => c.step)).toEqual([100, 200, 300, 350]);
+    // Nothing of a deleted step is left behind.
+    expect((await keysOf(storage, "j/")).some((k) => k.includes("step-000000000250"))).toBe(false);
+  });
+
+  test("deletes each step's manifest before its data", async () => {
+    const storage = new GatedStorage(createMemoryStorage());
+    await using manager = createCheckpointManager({ storage, jobId: "j" });
+    await saveSteps(manager, [1, 2, 3]);
+    await manager.prune({ keepLast: 1 });
+    const step1 = storage.deletes.filter((k) => k.includes("step-000000000001/"));
+    expect(step1[0]).toBe("j/step-000000000001/MANIFEST.json");
+    expect(step1[1]).toBe("j/step-000000000001/rank-00000/MANIFEST.json");
+    expect(step1.slice(2).every((k) => k.endsWith(".bin"))).toBe(true);
+  });
+
+  test("never deletes the newest verified checkpoint, even when newer ones are corrupt", async () => {
+    const storage = createMemoryStorage();
+    const writer = createCheckpointManager({ storage, jobId: "j" });
+    await saveSteps(writer, [1, 2, 3, 4, 5]);
+    await writer.close();
+    // Corrupt steps 4 and 5: the newest good one is 3.
+    for (const step of [4, 5]) {
+      const dir = `j/step-00000000000${step}/rank-00000/`;
+      const key = (await keysOf(storage, dir)).find((k) => k.endsWith(".bin")) as string;
+      await storage.put(key, new Uint8Array(10));
+    }
+    const manager = createCheckpointManager({ storage, jobId: "j" });
+    const dry = await manager.prune({ keepLast: 1, dryRun: true });
+    expect(dry.newestVerifiedStep).toBe(3);
+    expect(dry.deletedSteps).toEqual([1, 2]);
+    expect(dry.reasons[3]).toContain("newest verified");
+    expect((await manager.list()).map((c) => c.step)).toEqual([1, 2, 3, 4, 5]); // dry run deleted nothing
+    await manager.prune({ keepLast: 1 });
+    expect((await manager.list()).map((c) => c.step)).toEqual([3, 4, 5]);
+    expect((await manager.latest())?.step).toBe(3);
+    await manager.close();
+  });
+
+  test("deletes nothing when no checkpoint verifies", async () => {
+    const storage = createMemoryStorage();
+    const writer = createCheckpointManager({ storage, jobId: "j" });
+    await saveSteps(writer, [1, 2, 3]);
+    for (const key of (await keysOf(storage, "j/")).filter((k) => k.endsWith(".bin")))
+      await storage.delete(key);
+    const manager = createCheckpointManager({ storage, jobId: "j" });
+    const result = await manager.prune({ keepLast: 1 });
+    expect(result.deletedSteps).toEqual([]);
+    expect((await manager.list()).map((c) => c.step)).toEqual([1, 2, 3]);
+  });
+
+  test("keeps a freshly written checkpoint whose step is lower than the kept ones", async () => {
+    const storage = createMemoryStorage();
+    const clock = new ManualClock(1_000_000);
+    await using manager = createCheckpointManager({
+      storage,
+      jobId: "j",
+      clock,
+      retention: { keepLast: 2 },
+    });
+    await saveSteps(manager, [10, 20, 30]);
+    clock.advance(1000);
+    await saveSteps(manager, [5]); // training restarted from an earlier point
+    expect((await manager.list()).map((c) => c.step)).toEqual([5, 20, 30]);
+  });
+
+  test("never touches anything outside its own prefix and job", async () => {
+    const storage = createMemoryStorage();
+    const foreign = [
+      "ckpt/j1x/step-000000000001/MANIFEST.json", // a job whose name extends ours
+      "ckpt/j10/step-000000000001/rank-00000/abc/obj.bin",
+      "ckpt-other/j1/step-000000000001/MANIFEST.json", // a prefix that extends ours
+      "other/j1/step-000000000001/MANIFEST.json",
+      "ckpt/j1.txt",
+      "ckpt/j1/notes.txt", // our job folder, but not a checkpoint file
+    ];
+    for (const key of foreign) await storage.put(key, Buffer.from("precious"));
+    const clock = new ManualClock(10 * HOUR);
+    await using manager = createCheckpointManager({
+      storage,
+      prefix: "ckpt",
+      jobId: "j1",
+      clock,
+      retention: { keepLast: 1, orphanGraceMs: 0 },
+    });
+    await saveSteps(manager, [1, 2, 3]);
+    clock.advance(2 * HOUR);
+    await manager.prune();
+    const keys = await keysOf(storage);
+    for (const key of foreign) expect(keys).toContain(key);
+    expect((await manager.list()).map((c) => c.step)).toEqual([3]);
+  });
+
+  test("cleans up orphans of abandoned saves only after the grace period", async () => {
+    const clock = new ManualClock(100 * HOUR);
+    const storage = createMemoryStorage({ now: () => clock.now() });
+    const manager = createCheckpointManager({ storage, jobId: "j", clock });
+    await saveSteps(manager, [1]);
+    // A crashed save of step 2 (data, no manifest), and a lost attempt's data inside step 1.
+    await storage.put(
+      "j/step-000000000002/rank-00000/deadbeef0000/obj-00000-w.bin",
+      patternBytes(10),
+    );
+    await storage.put(
+      "j/step-000000000001/rank-00000/feedface0000/obj-00000-w.bin",
+      patternBytes(10),
+    );
+    clock.advance(10);
+    await saveSteps(manager, [3]);
+    const orphans = [
+      "j/step-000000000001/rank-00000/feedface0000/obj-00000-w.bin",
+      "j/step-000000000002/rank-00000/deadbeef0000/obj-00000-w.bin",
+    ];
+    let result = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
+    expect(result.deletedOrphanKeys).toEqual([]);
+    clock.advance(2 * HOUR);
+    result = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR, dryRun: true });
+    expect(result.deletedOrphanKeys.sort()).toEqual(orphans);
+    expect(await keysOf(storage, "j/")).toEqual(expect.arrayContaining(orphans));
+    await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
+    const keys = await keysOf(storage, "j/");
+    for (const orphan of orphans) expect(keys).not.toContain(orphan);
+    expect((await manager.list()).map((c) => c.step)).toEqual([1, 3]);
+    expect((await manager.load(1)).buffers.w).toEqual(patternBytes(2_000, 1));
+    await manager.close();
+  });
+
+  test("prune without a policy is InvalidArgument", async () => {
+    await using manager = createCheckpointManager({ storage: createMemoryStorage(), jobId: "j" });
+    await expect(manager.prune()).rejects.toMatchObject({ code: Code.InvalidArgument });
+  });
+});
