@@ -12,6 +12,7 @@ import {
 import type { StorageBackend } from "@strata/storage";
 import { type CheckpointState, type StateSnapshot, snapshotState } from "./checkpoint-state.js";
 import {
+  type CheckpointDescription,
   type CheckpointInfo,
   CheckpointStore,
   type LoadedCheckpoint,
@@ -428,6 +429,14 @@ export class CheckpointManager implements AsyncDisposable {
     integer("step", step, 0, Number.MAX_SAFE_INTEGER);
     return this.#withDeadline(`verify checkpoint ${step}`, options, (o) =>
       this.#store.verify(step, { ...options, ...o }),
+    );
+  }
+
+  /** The step manifest and every rank manifest of a committed step, checked but without reading data. */
+  async describe(step: number, options: CallOptions = {}): Promise<CheckpointDescription> {
+    integer("step", step, 0, Number.MAX_SAFE_INTEGER);
+    return this.#withDeadline(`describe checkpoint ${step}`, options, (o) =>
+      this.#store.describe(step, o),
     );
   }
 

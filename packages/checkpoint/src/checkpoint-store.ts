@@ -117,6 +117,12 @@ export interface PruneResult {
   reasons: Record<number, string[]>;
 }
 
+/** Every manifest of one step. */
+export interface CheckpointDescription {
+  step: StepManifest;
+  ranks: RankManifest[];
+}
+
 /** Result of committing a step manifest. */
 export interface StepCommit {
   manifest: StepManifest;
@@ -249,6 +255,30 @@ export class CheckpointStore {
       }
     }
     return out;
+  }
+
+  /** The step manifest and every rank manifest of a complete step (no data is read). */
+  async describe(step: number, options: CallOptions = {}): Promise<CheckpointDescription> {
+    const read = await this.readStepManifest(step, options);
+    if (read === undefined) {
+      throw new RuntimeError(`checkpoint step ${step} of job ${this.jobId} is not committed`, {
+        code: Code.NotFound,
+        details: { step },
+      });
+    }
+    const ranks: RankManifest[] = [];
+    for (const r of read.manifest.ranks) {
+      const rank = await this.readRankManifest(step, r.rank, r.manifestChecksum, options);
+      if (rank === undefined) {
+        const key = this.layout.rankManifestKey(step, r.rank);
+        throw new RuntimeError(`checkpoint manifest ${key} is missing`, {
+          code: Code.DataLoss,
+          details: { key },
+        });
+      }
+      ranks.push(rank.manifest);
+    }
+    return { step: read.manifest, ranks };
   }
 
   async isStepComplete(step: number, options: CallOptions = {}): Promise<boolean> {

@@ -11,6 +11,7 @@ export { CheckpointManager, createCheckpointManager } from "./checkpoint-manager
 export type { CheckpointState, StateBuffer } from "./checkpoint-state.js";
 export { toTypedArray } from "./checkpoint-state.js";
 export type {
+  CheckpointDescription,
   CheckpointInfo,
   LoadedCheckpoint,
   LoadOptions,
@@ -23,6 +24,8 @@ export type {
 } from "./checkpoint-store.js";
 export type { ChecksumAlgorithm } from "./checksum.js";
 export { CHECKSUM_ALGORITHM } from "./checksum.js";
+export type { CliIo } from "./cli-program.js";
+export { EXIT, runCli } from "./cli-program.js";
 export type { Compression } from "./compression.js";
 export { COMPRESSIONS } from "./compression.js";
 export { CheckpointLayout, LATEST_NAME, MANIFEST_NAME, MAX_STEP } from "./layout.js";
@@ -34,5 +37,7 @@ export type {
   StepManifestRank,
 } from "./manifest.js";
 export { FORMAT_VERSION } from "./manifest.js";
+export type { OpenStorage } from "./open-storage.js";
+export { openStorage } from "./open-storage.js";
 export type { RetentionCandidate, RetentionPlan, RetentionPolicy } from "./retention.js";
 export { planRetention } from "./retention.js";

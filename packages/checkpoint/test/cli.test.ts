@@ -1,0 +1,124 @@
+import { createMemoryStorage, type MemoryStorage, type StorageBackend } from "@strata/storage";
+import { createCheckpointManager, EXIT, runCli } from "../src/index.js";
+import { keysOf, patternBytes } from "./helpers.js";
+
+/** Runs the CLI against `storage` (whatever --storage says), capturing output. */
+async function cli(storage: StorageBackend, args: string[], tty = false) {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(args, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t), isTTY: tty },
+    // The CLI closes the storage it opened; closing a MemoryStorage keeps its objects.
+    openStorage: async () => storage,
+  });
+  return { code, stdout, stderr };
+}
+
+const common = ["--storage", "memory://test", "--job", "job", "--prefix", "ck"];
+
+async function seed(): Promise<MemoryStorage> {
+  const storage = createMemoryStorage();
+  const m = createCheckpointManager({ storage, prefix: "ck", jobId: "job" });
+  for (const step of [10, 20, 30]) {
+    await m.save({
+      step,
+      epoch: step / 10,
+      buffers: { w: patternBytes(3_000, step) },
+      metadata: { lr: 0.5 },
+      dataPosition: { shard: 2 },
+    });
+  }
+  await m.close();
+  return storage;
+}
+
+describe("strata-checkpoint CLI", () => {
+  test("list prints committed steps as a table and as JSON", async () => {
+    const storage = await seed();
+    const text = await cli(storage, ["list", ...common]);
+    expect(text.stderr).toBe("");
+    expect(text.code).toBe(EXIT.ok);
+    expect(text.stdout.split("\n")[0]).toMatch(/^STEP\s+EPOCH\s+RANKS\s+SIZE\s+CREATED\s+STATE$/);
+    expect(text.stdout).toMatch(/\n20\s+2\s+1\/1\s+2\.9 KiB/);
+    const json = await cli(storage, ["list", ...common, "--json"]);
+    expect(JSON.parse(json.stdout).map((c: { step: number }) => c.step)).toEqual([10, 20, 30]);
+  });
+
+  test("inspect shows manifests; a missing step exits with notFound", async () => {
+    const storage = await seed();
+    const r = await cli(storage, ["inspect", "20", ...common]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain("step:          20");
+    expect(r.stdout).toContain('data position: {"shard":2}');
+    expect(r.stdout).toMatch(/\nw\s+uint8\s+3000\s+3000\s+none\s+[0-9a-f]{8}\n/);
+    const missing = await cli(storage, ["inspect", "25", ...common]);
+    expect(missing.code).toBe(EXIT.notFound);
+    expect(missing.stderr).toContain("step 25");
+  });
+
+  test("verify passes on intact checkpoints and exits 1 naming the corrupt object", async () => {
+    const storage = await seed();
+    expect((await cli(storage, ["verify", ...common])).code).toBe(EXIT.ok);
+    const key = (await keysOf(storage, "ck/job/step-000000000020/")).find((k) =>
+      k.endsWith(".bin"),
+    ) as string;
+    const bytes = await storage.get(key);
+    bytes[0] = (bytes[0] as number) ^ 1;
+    await storage.put(key, bytes);
+    const r = await cli(storage, ["verify", ...common]);
+    expect(r.code).toBe(EXIT.verifyFailed);
+    expect(r.stdout).toContain("step 10: OK");
+    expect(r.stdout).toContain("step 20: FAILED");
+    expect(r.stdout).toContain(key);
+    expect((await cli(storage, ["verify", "30", ...common])).code).toBe(EXIT.ok);
+  });
+
+  test("verify draws a progress bar on a TTY and not otherwise", async () => {
+    const storage = await seed();
+    const tty = await cli(storage, ["verify", "10", ...common], true);
+    expect(tty.code).toBe(EXIT.ok);
+    expect(tty.stderr).toContain("verify step 10");
+    expect(tty.stderr).toContain("100%");
+    const plain = await cli(storage, ["verify", "10", ...common]);
+    expect(plain.stderr).toBe("");
+    const off = await cli(storage, ["verify", "10", ...common, "--no-progress"], true);
+    expect(off.stderr).toBe("");
+  });
+
+  test("prune honours --dry-run, --keep-last and --keep-every", async () => {
+    const storage = await seed();
+    const dry = await cli(storage, ["prune", ...common, "--keep-last", "1", "--dry-run"]);
+    expect(dry.code).toBe(EXIT.ok);
+    expect(dry.stdout).toContain("would delete steps: 10, 20");
+    expect((await cli(storage, ["list", ...common, "--json"])).stdout).toContain('"step": 10');
+    const real = await cli(storage, ["prune", ...common, "--keep-last", "1", "--keep-every", "20"]);
+    expect(real.stdout).toContain("deleted steps: 10");
+    const list = JSON.parse((await cli(storage, ["list", ...common, "--json"])).stdout) as {
+      step: number;
+    }[];
+    expect(list.map((c) => c.step)).toEqual([20, 30]);
+  });
+
+  test("usage errors exit 2 with a clear message", async () => {
+    const storage = await seed();
+    const noStorage = await cli(storage, ["list", "--job", "job"]);
+    expect(noStorage.code).toBe(EXIT.usage);
+    expect(noStorage.stderr).toContain("--storage");
+    const badStep = await cli(storage, ["inspect", "ten", ...common]);
+    expect(badStep.code).toBe(EXIT.usage);
+    expect(badStep.stderr).toContain("step must be a non-negative integer");
+    const badKeep = await cli(storage, ["prune", ...common, "--keep-last", "0"]);
+    expect(badKeep.code).toBe(EXIT.usage);
+    const badJob = await cli(storage, ["list", "--storage", "x", "--job", "../etc"]);
+    expect(badJob.code).toBe(EXIT.usage);
+    expect(badJob.stderr).toContain("jobId");
+    expect((await cli(storage, ["frobnicate"])).code).toBe(EXIT.usage);
+    expect((await cli(storage, ["--help"])).code).toBe(EXIT.ok);
+  });
+
+  test("verify with no checkpoints exits notFound", async () => {
+    const r = await cli(createMemoryStorage(), ["verify", ...common]);
+    expect(r.code).toBe(EXIT.notFound);
+  });
+});
