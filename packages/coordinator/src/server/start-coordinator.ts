@@ -124,7 +124,7 @@ export async function startCoordinator(
     const engine = createCoordinatorEngine({
       store,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
-      logger: logger.child({ component: "engine" }),
+      logger,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       heartbeatIntervalMs,
       barrierTimeoutMs: config.barrierTimeoutMs,

@@ -1,0 +1,45 @@
+import { ManualClock } from "@strata/runtime-core";
+import { createBearerAuth } from "./bearer-auth.js";
+import { createTokenBucketLimiter } from "./token-bucket-limiter.js";
+
+describe("createTokenBucketLimiter", () => {
+  test("allows the burst, then the rate, per key", () => {
+    const clock = new ManualClock(0);
+    const limiter = createTokenBucketLimiter({ ratePerSecond: 10, burst: 3, clock });
+    expect([1, 2, 3, 4].map(() => limiter.take("a"))).toEqual([true, true, true, false]);
+    expect(limiter.take("b")).toBe(true);
+    clock.advance(100);
+    expect(limiter.take("a")).toBe(true);
+    expect(limiter.take("a")).toBe(false);
+  });
+
+  test("rate 0 disables limiting", () => {
+    const limiter = createTokenBucketLimiter({ ratePerSecond: 0 });
+    for (let i = 0; i < 1000; i++) expect(limiter.take("a")).toBe(true);
+  });
+
+  test("keeps at most maxKeys buckets", () => {
+    const limiter = createTokenBucketLimiter({
+      ratePerSecond: 1,
+      burst: 1,
+      maxKeys: 10,
+      clock: new ManualClock(),
+    });
+    for (let i = 0; i < 100; i++) limiter.take(`k${i}`);
+    expect(limiter.size).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("createBearerAuth", () => {
+  const auth = createBearerAuth("s3cret-token-0123456789");
+  test.each([
+    ["Bearer s3cret-token-0123456789", true],
+    ["bearer s3cret-token-0123456789", true],
+    ["Bearer s3cret-token-012345678", false],
+    ["s3cret-token-0123456789", false],
+    ["Basic s3cret-token-0123456789", false],
+    [undefined, false],
+  ])("%p → %p", (header, ok) => {
+    expect(auth.check(header)).toBe(ok);
+  });
+});

@@ -1,0 +1,163 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { credentials, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import {
+  type CoordinatorProcess,
+  makeTempDir,
+  removeDir,
+  startCoordinatorProcess,
+} from "./helpers/coordinator-process.js";
+import { connect, grpcError } from "./helpers/grpc-clients.js";
+
+const TOKEN = "test-token-0123456789abcdef";
+
+describe("bearer auth + TLS", () => {
+  let coordinator: CoordinatorProcess;
+  let dir: string;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    dir = makeTempDir();
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    try {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-keyout",
+          key,
+          "-out",
+          cert,
+          "-subj",
+          "/CN=localhost",
+          "-addext",
+          "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        { stdio: "pipe" },
+      );
+    } catch (error) {
+      throw new Error(
+        `this test needs the openssl command to make a self-signed certificate: ${String(error)}`,
+      );
+    }
+    ca = readFileSync(cert);
+    coordinator = await startCoordinatorProcess(join(dir, "data"), ["--tls-cert", cert], {
+      STRATA_AUTH_TOKEN: TOKEN,
+      STRATA_TLS_KEY: key,
+    });
+  });
+
+  afterAll(async () => {
+    expect(await coordinator?.stop()).toBe(0);
+    removeDir(dir);
+  });
+
+  const tls = () => ({
+    credentials: credentials.createSsl(ca),
+    channelOptions: { "grpc.ssl_target_name_override": "localhost" },
+  });
+
+  test("a TLS client with the token works", async () => {
+    const client = connect(coordinator.grpc, { ...tls(), token: TOKEN });
+    try {
+      const config = await client.registerWorker({ workerId: "secure-1" });
+      expect(config.rank).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("missing or wrong tokens are UNAUTHENTICATED, on unary and streaming RPCs", async () => {
+    for (const token of [undefined, "wrong-token-0123456789abcdef"]) {
+      const client = connect(coordinator.grpc, { ...tls(), ...(token ? { token } : {}) });
+      try {
+        const error = await grpcError(client.registerWorker({ workerId: "intruder" }));
+        expect(error.code).toBe(GrpcStatus.UNAUTHENTICATED);
+        const streamError = await new Promise<ServiceError>((resolve) => {
+          const stream = client.raw.streamHeartbeats();
+          stream.on("error", resolve);
+          stream.on("data", () => undefined);
+          stream.write({
+            workerId: "secure-1",
+            timestampMs: 0n,
+            status: undefined,
+            resources: undefined,
+          });
+        });
+        expect(streamError.code).toBe(GrpcStatus.UNAUTHENTICATED);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  test("a plaintext client cannot talk to the TLS port", async () => {
+    const client = connect(coordinator.grpc, { token: TOKEN });
+    try {
+      const error = await grpcError(client.heartbeat({ workerId: "secure-1" }));
+      expect(error.code).toBe(GrpcStatus.UNAVAILABLE);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("HTTP needs the token except /api/health", async () => {
+    const base = `http://${coordinator.http}`;
+    expect((await fetch(`${base}/api/health`)).status).toBe(200);
+    const denied = await fetch(`${base}/metrics`);
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toEqual({
+      code: "unauthenticated",
+      message: "missing or invalid bearer token",
+    });
+    expect(
+      (await fetch(`${base}/api/ready`, { headers: { authorization: "Bearer nope" } })).status,
+    ).toBe(401);
+    const metrics = await fetch(`${base}/metrics`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/strata_auth_failures_total\{transport="grpc"\} [1-9]/);
+  });
+});
+
+describe("without auth", () => {
+  test("calls without a token are accepted", async () => {
+    const dir = makeTempDir();
+    const coordinator = await startCoordinatorProcess(dir, [
+      "--rate-limit-rps",
+      "5",
+      "--rate-limit-burst",
+      "5",
+    ]);
+    const client = connect(coordinator.grpc);
+    try {
+      await client.registerWorker({ workerId: "open-1" });
+      // Rate limit: 5 tokens of burst, 5/s; 30 calls at once overrun it.
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, () => client.heartbeat({ workerId: "open-1" })),
+      );
+      const refused = results.filter(
+        (r) =>
+          r.status === "rejected" &&
+          (r.reason as ServiceError).code === GrpcStatus.RESOURCE_EXHAUSTED,
+      );
+      expect(refused.length).toBeGreaterThan(0);
+      expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThan(0);
+      // The warning about running without a token was logged.
+      expect(coordinator.stderr()).toContain("no auth token set");
+    } finally {
+      client.close();
+      expect(await coordinator.stop()).toBe(0);
+      removeDir(dir);
+    }
+  });
+});
