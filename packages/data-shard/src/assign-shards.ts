@@ -1,5 +1,13 @@
 import { Code, RuntimeError } from "@strata/runtime-core";
+import { boundedWalk } from "./bounded-walk.js";
 import { MAX_TOTAL_SHARDS } from "./dataset-geometry.js";
+import {
+  buildPreferenceRing,
+  datasetKey,
+  type PreferenceRing,
+  pairScore,
+  shardPosition,
+} from "./preference-ring.js";
 import { shuffledShardOrder } from "./shuffle.js";
 import {
   invalidArgument,
@@ -55,6 +63,14 @@ export interface AssignShardsInput {
    * re-plan the rest of an epoch; the load bounds then apply to these shards.
    */
   readonly shardIds?: readonly number[];
+  /**
+   * Sticky mode: the current plan of the same dataset and shard count (any epoch). Shards keep
+   * their owner while it stays live and within its cap; only the shards of departed workers, of
+   * workers over their new cap, and what joiners need to reach their floor move. The result is
+   * then a function of this plan too (not only of the membership); omit it for the canonical,
+   * history-free plan. See README "Two modes".
+   */
+  readonly previous?: ShardPlan;
 }
 
 /** Which worker owns which shard for one epoch of one dataset. Immutable. */
@@ -92,14 +108,208 @@ export interface ShardPlan {
  */
 export function assignShards(input: AssignShardsInput): ShardPlan {
   const parsed = parseInput(input);
-  const owners = new Int32Array(parsed.totalShards).fill(-1);
-  const { workerIds } = parsed;
-  // Placeholder: round-robin by shard id. Replaced by bounded-load consistent hashing.
-  const ids = parsed.shardIds ?? rangeArray(parsed.totalShards);
-  ids.forEach((shardId, i) => {
-    owners[shardId] = i % workerIds.length;
+  const { workerIds, weights, totalShards } = parsed;
+  const items = parsed.shardIds ?? rangeArray(totalShards);
+  const count = items.length;
+  const bounds = loadBounds(count, weights, parsed.epsilon);
+  const ring = buildPreferenceRing(workerIds, weights, parsed.seed);
+  const targets = bounds;
+  const [key0, key1] = datasetKey(parsed.datasetId, parsed.seed);
+  const shardPos = new Uint32Array(totalShards);
+  for (let i = 0; i < count; i++) {
+    const s = items[i] as number;
+    shardPos[s] = shardPosition(key0, key1, s);
+  }
+  const owners = new Int32Array(totalShards).fill(-1);
+  const load = new Int32Array(workerIds.length);
+  let pending = items;
+  if (parsed.previous !== undefined) {
+    pending = keepPrevious(parsed.previous, workerIds, items, owners, load);
+    pending = releaseOverCap(ring, shardPos, targets.max, owners, load, pending, totalShards);
+  }
+  // Phase 1 fills every worker up to its floor, phase 2 places the rest up to the caps.
+  const rest = boundedWalk(ring, shardPos, pending, targets.min, load, owners);
+  const left = boundedWalk(ring, shardPos, rest, targets.max, load, owners);
+  if (left.length > 0) {
+    throw new RuntimeError(`bounded placement left ${left.length} shards unplaced`, {
+      code: Code.Internal,
+    });
+  }
+  if (parsed.previous !== undefined) pullToFloors(ring, shardPos, targets.min, owners, load, items);
+  return buildPlan(parsed, owners, bounds);
+}
+
+/**
+ * Sticky mode, step 1: keeps every listed shard with its previous owner when that worker is still
+ * present. Returns the shards that need a new owner.
+ */
+function keepPrevious(
+  previous: ShardPlan,
+  workerIds: readonly string[],
+  items: Int32Array,
+  owners: Int32Array,
+  load: Int32Array,
+): Int32Array {
+  const index = new Map<string, number>();
+  workerIds.forEach((id, i) => {
+    index.set(id, i);
   });
-  return buildPlan(parsed, owners);
+  const map = new Int32Array(previous.workerIds.length);
+  previous.workerIds.forEach((id, i) => {
+    map[i] = index.get(id) ?? -1;
+  });
+  const pending: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const s = items[i] as number;
+    const before = previous.owners[s] as number;
+    const w = before >= 0 ? (map[before] as number) : -1;
+    if (w >= 0) {
+      owners[s] = w;
+      load[w] = (load[w] as number) + 1;
+    } else {
+      pending.push(s);
+    }
+  }
+  return Int32Array.from(pending);
+}
+
+/**
+ * Sticky mode, step 2: a worker above its (new) cap gives up the shards it scores lowest until it
+ * is at the cap. Returns `pending` plus those shards.
+ */
+function releaseOverCap(
+  ring: PreferenceRing,
+  shardPos: Uint32Array,
+  caps: Int32Array,
+  owners: Int32Array,
+  load: Int32Array,
+  pending: Int32Array,
+  totalShards: number,
+): Int32Array {
+  const over = new Set<number>();
+  for (let w = 0; w < caps.length; w++) if ((load[w] as number) > (caps[w] as number)) over.add(w);
+  if (over.size === 0) return pending;
+  const released = Array.from(pending);
+  const lists = new Map<number, number[]>();
+  for (let s = 0; s < totalShards; s++) {
+    const w = owners[s] as number;
+    if (w >= 0 && over.has(w)) {
+      let list = lists.get(w);
+      if (list === undefined) {
+        list = [];
+        lists.set(w, list);
+      }
+      list.push(s);
+    }
+  }
+  for (const [w, list] of lists) {
+    const sorted = sortByScore(list, shardPos, ring.workerKeys[w] as number);
+    for (let i = 0; (load[w] as number) > (caps[w] as number); i++) {
+      const s = sorted[i] as number;
+      owners[s] = -1;
+      load[w] = (load[w] as number) - 1;
+      released.push(s);
+    }
+  }
+  return Int32Array.from(released).sort();
+}
+
+/**
+ * Sticky mode, step 3: a worker still below its floor (a joiner) takes, one at a time, the
+ * lowest-scored shard of the worker with the most shards above its own floor (ties: lower
+ * index). Only these shards move, so a join costs the joiner's floor and nothing more.
+ */
+function pullToFloors(
+  ring: PreferenceRing,
+  shardPos: Uint32Array,
+  floors: Int32Array,
+  owners: Int32Array,
+  load: Int32Array,
+  items: Int32Array,
+): void {
+  const n = floors.length;
+  let deficit = 0;
+  for (let w = 0; w < n; w++) deficit += Math.max(0, (floors[w] as number) - (load[w] as number));
+  if (deficit === 0) return;
+  // Per-worker shard lists, each sorted so that its last element is the one to give away first.
+  const lists: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < items.length; i++) {
+    const s = items[i] as number;
+    (lists[owners[s] as number] as number[]).push(s);
+  }
+  const sorted: (Int32Array | undefined)[] = new Array(n);
+  const taken = new Int32Array(n);
+  // Max-heap of donors by surplus (load − floor), ties by lower index.
+  const heap: number[] = [];
+  const surplus = (w: number): number => (load[w] as number) - (floors[w] as number);
+  const above = (a: number, b: number): boolean =>
+    surplus(a) > surplus(b) || (surplus(a) === surplus(b) && a < b);
+  const up = (start: number): void => {
+    let i = start;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!above(heap[i] as number, heap[parent] as number)) break;
+      [heap[i], heap[parent]] = [heap[parent] as number, heap[i] as number];
+      i = parent;
+    }
+  };
+  const down = (start: number): void => {
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) break;
+      const r = l + 1;
+      const c = r < heap.length && above(heap[r] as number, heap[l] as number) ? r : l;
+      if (!above(heap[c] as number, heap[i] as number)) break;
+      [heap[i], heap[c]] = [heap[c] as number, heap[i] as number];
+      i = c;
+    }
+  };
+  for (let w = 0; w < n; w++) {
+    if (surplus(w) > 0) {
+      heap.push(w);
+      up(heap.length - 1);
+    }
+  }
+  for (let u = 0; u < n; u++) {
+    while ((load[u] as number) < (floors[u] as number) && heap.length > 0) {
+      const d = heap[0] as number;
+      let list = sorted[d];
+      if (list === undefined) {
+        list = sortByScore(lists[d] as number[], shardPos, ring.workerKeys[d] as number);
+        sorted[d] = list;
+      }
+      const s = list[taken[d] as number] as number;
+      taken[d] = (taken[d] as number) + 1;
+      owners[s] = u;
+      load[u] = (load[u] as number) + 1;
+      load[d] = (load[d] as number) - 1;
+      if (surplus(d) > 0) down(0);
+      else {
+        heap[0] = heap[heap.length - 1] as number;
+        heap.pop();
+        if (heap.length > 0) down(0);
+      }
+    }
+  }
+}
+
+/** Shards sorted by ascending score for the worker (ties by id): the first is given away first. */
+function sortByScore(
+  shards: readonly number[],
+  shardPos: Uint32Array,
+  workerKey: number,
+): Int32Array {
+  // score (24 bits) · 2^27 + shard id (< 2^27) fits exactly in a double.
+  const packed = new Float64Array(shards.length);
+  for (let i = 0; i < shards.length; i++) {
+    const s = shards[i] as number;
+    packed[i] = (pairScore(shardPos[s] as number, workerKey) >>> 8) * 134_217_728 + s;
+  }
+  packed.sort();
+  const out = new Int32Array(shards.length);
+  for (let i = 0; i < packed.length; i++) out[i] = (packed[i] as number) % 134_217_728;
+  return out;
 }
 
 /** Validated and normalised {@link AssignShardsInput}. @private */
@@ -113,7 +323,8 @@ export interface ParsedAssignInput {
   readonly workerIds: readonly string[];
   /** Weights, parallel to `workerIds`. */
   readonly weights: readonly number[];
-  readonly shardIds: Uint32Array | undefined;
+  readonly shardIds: Int32Array | undefined;
+  readonly previous: ShardPlan | undefined;
 }
 
 /** @private */
@@ -153,21 +364,41 @@ export function parseInput(input: AssignShardsInput): ParsedAssignInput {
   });
   const workerIds = [...byId.keys()].sort(compareIds);
   const weights = workerIds.map((id) => byId.get(id) ?? 1);
-  let shardIds: Uint32Array | undefined;
+  let shardIds: Int32Array | undefined;
   if (input.shardIds !== undefined) {
     if (!Array.isArray(input.shardIds)) return invalidArgument("shardIds", "must be an array");
     const seen = new Uint8Array(totalShards);
-    shardIds = new Uint32Array(input.shardIds.length);
+    shardIds = new Int32Array(input.shardIds.length);
     input.shardIds.forEach((value, i) => {
       const id = requireInteger(`shardIds[${i}]`, value, 0, Math.max(0, totalShards - 1));
       if (totalShards === 0) invalidArgument(`shardIds[${i}]`, "is out of range: totalShards is 0");
       if (seen[id] === 1) invalidArgument(`shardIds[${i}]`, `duplicates shard ${id}`, id);
       seen[id] = 1;
-      (shardIds as Uint32Array)[i] = id;
+      (shardIds as Int32Array)[i] = id;
     });
     shardIds.sort();
   }
-  return { datasetId, epoch, totalShards, seed, epsilon, workerIds, weights, shardIds };
+  const previous = input.previous;
+  if (previous !== undefined) {
+    if (
+      previous === null ||
+      typeof previous !== "object" ||
+      !(previous.owners instanceof Int32Array)
+    ) {
+      return invalidArgument("previous", "must be a ShardPlan returned by assignShards");
+    }
+    if (previous.datasetId !== datasetId) {
+      return invalidArgument("previous.datasetId", `must be "${datasetId}"`, previous.datasetId);
+    }
+    if (previous.totalShards !== totalShards || previous.owners.length !== totalShards) {
+      return invalidArgument(
+        "previous.totalShards",
+        `must be ${totalShards}`,
+        previous.totalShards,
+      );
+    }
+  }
+  return { datasetId, epoch, totalShards, seed, epsilon, workerIds, weights, shardIds, previous };
 }
 
 /** Orders ids by UTF-16 code units, the same in every process and locale. */
@@ -214,10 +445,12 @@ export function loadBounds(
 }
 
 /** Assembles a {@link ShardPlan} from owner indexes. @private */
-export function buildPlan(parsed: ParsedAssignInput, owners: Int32Array): ShardPlan {
+export function buildPlan(
+  parsed: ParsedAssignInput,
+  owners: Int32Array,
+  bounds: { min: Int32Array; max: Int32Array },
+): ShardPlan {
   const { workerIds, totalShards } = parsed;
-  const count = parsed.shardIds?.length ?? totalShards;
-  const bounds = loadBounds(count, parsed.weights, parsed.epsilon);
   const lists: number[][] = workerIds.map(() => []);
   const order = shuffledShardOrder(parsed.seed, parsed.datasetId, parsed.epoch, totalShards);
   for (let i = 0; i < order.length; i++) {
@@ -264,8 +497,8 @@ export function ownerOf(plan: ShardPlan, shardId: number): string {
   return plan.workerIds[owner] as string;
 }
 
-function rangeArray(n: number): Uint32Array {
-  const out = new Uint32Array(n);
+function rangeArray(n: number): Int32Array {
+  const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = i;
   return out;
 }
