@@ -311,7 +311,7 @@ describe("datasets", () => {
         const handed = handedOut(engine, "ds", 0);
         const cover = new Int32Array(totalSamples);
         for (const ranges of handed.values())
-          for (const r of ranges) for (let i = r.start; i < r.end; i++) cover[i]++;
+          for (const r of ranges) for (let i = r.start; i < r.end; i++) cover[i] = (cover[i] as number) + 1;
         let bad = -1;
         for (let i = 0; i < totalSamples && bad < 0; i++) {
           if ((cover[i] as number) + (consumedBy[i] as number) !== 1) bad = i;
@@ -338,7 +338,7 @@ describe("datasets", () => {
           shardId: shard.shardId,
           consumed: [{ start: range.start, end }],
         });
-        for (let i = range.start; i < end; i++) consumedBy[i]++;
+        for (let i = range.start; i < end; i++) consumedBy[i] = (consumedBy[i] as number) + 1;
         complete = result.epochComplete;
       }
       const total = consumedBy.reduce((a, b) => a + b, 0);
