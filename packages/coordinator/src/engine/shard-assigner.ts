@@ -1,37 +1,53 @@
+import { assignShards, datasetGeometry, shuffledShardOrder } from "@strata/data-shard";
+
 /**
  * The one place the engine turns (dataset, epoch, live workers) into shard owners and a reading
- * order. It delegates to `@strata/data-shard` where that package provides the function, so the
- * coordinator and workers compute the same answers.
+ * order, through `@strata/data-shard`, so the coordinator and any worker computing the same plan
+ * get the same answer.
  */
 
-/** What an assignment depends on. `workers` must be sorted, so join order never matters. */
+/** What an assignment depends on. */
 export interface AssignInput {
   datasetId: string;
   seed: bigint;
   epoch: number;
   totalShards: number;
+  /** Live worker ids, sorted by UTF-16 code units (`Array.prototype.sort()`). */
   workers: readonly string[];
   epsilon: number | undefined;
 }
 
-/** Owner index (into `workers`) of every shard, or −1 when there is no worker. */
+/**
+ * Owner index (into `workers`) of every shard, or −1 when there is no worker: data-shard's
+ * canonical bounded-load assignment (deterministic, independent of join order, minimal movement
+ * when one worker joins or leaves).
+ */
 export function assignOwners(input: AssignInput): Int32Array {
-  const owners = new Int32Array(input.totalShards).fill(-1);
-  const n = input.workers.length;
-  if (n === 0) return owners;
-  // Balanced and deterministic round-robin over the epoch's order.
-  const order = shardReadingOrder(
-    input.datasetId,
-    input.seed,
-    input.epoch,
-    input.totalShards,
-    true,
-  );
-  for (let i = 0; i < order.length; i++) owners[order[i] as number] = i % n;
+  if (input.workers.length === 0 || input.totalShards === 0) {
+    return new Int32Array(input.totalShards).fill(-1);
+  }
+  const plan = assignShards({
+    datasetId: input.datasetId,
+    epoch: input.epoch,
+    totalShards: input.totalShards,
+    seed: input.seed,
+    workers: input.workers.map((workerId) => ({ workerId })),
+    ...(input.epsilon === undefined ? {} : { epsilon: input.epsilon }),
+  });
+  if (sameOrder(plan.workerIds, input.workers)) return plan.owners as Int32Array;
+  // data-shard sorts worker ids the same way we do; remap defensively if that ever changes.
+  const index = new Map<string, number>();
+  for (let i = 0; i < input.workers.length; i++) index.set(input.workers[i] as string, i);
+  const remap = plan.workerIds.map((id) => index.get(id) ?? -1);
+  const owners = new Int32Array(input.totalShards);
+  for (let s = 0; s < owners.length; s++) {
+    const o = plan.owners[s] as number;
+    owners[s] = o < 0 ? -1 : (remap[o] as number);
+  }
   return owners;
 }
 
-/** Shard ids in the order workers should read them this epoch. */
+/** Shard ids in the order workers should read them this epoch (seeded shuffle, or ascending). */
 export function shardReadingOrder(
   datasetId: string,
   seed: bigint,
@@ -39,36 +55,23 @@ export function shardReadingOrder(
   totalShards: number,
   shuffle: boolean,
 ): Uint32Array {
+  if (shuffle) return shuffledShardOrder(seed, datasetId, epoch, totalShards);
   const order = new Uint32Array(totalShards);
   for (let i = 0; i < totalShards; i++) order[i] = i;
-  if (!shuffle || totalShards < 2) return order;
-  let state = mixSeed(seed, datasetId, epoch);
-  for (let i = totalShards - 1; i > 0; i--) {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    const j = Math.floor(r * (i + 1));
-    const tmp = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = tmp;
-  }
   return order;
 }
 
-/** Number of shards of the dataset: ceil(totalSamples / shardSize). */
+/**
+ * Number of shards of a dataset: ceil(totalSamples / shardSize).
+ *
+ * @throws RuntimeError(InvalidArgument) for non-positive sizes or more shards than data-shard allows.
+ */
 export function totalShardsOf(totalSamples: number, shardSize: number): number {
-  const full = Math.floor(totalSamples / shardSize);
-  return totalSamples - full * shardSize > 0 ? full + 1 : full;
+  return datasetGeometry({ totalSamples, shardSize }).totalShards;
 }
 
-function mixSeed(seed: bigint, datasetId: string, epoch: number): number {
-  let h = 0x811c9dc5;
-  const text = `${seed.toString()}\u0000${datasetId}\u0000${epoch}`;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h | 0;
+function sameOrder(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
