@@ -1,0 +1,238 @@
+// Checkpoint benchmark: `pnpm --filter @strata/checkpoint bench`.
+// For a 512 MiB state (8 × 64 MiB buffers) it measures, in one run, each figure against a peer:
+//   1. how long `save` blocks the caller   vs  one in-memory copy of the same bytes   (target ≤ 1.5×)
+//   2. background persist to local disk    vs  plain write + fsync of the same bytes  (target ≥ 0.9×)
+//   3. background persist to S3 (s3rver)   vs  `/usr/bin/aws s3 cp --recursive`       (target ≥ 1.0×)
+import { execFile } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { createLocalStorage, type StorageBackend } from "@strata/storage";
+import { createS3Storage } from "@strata/storage/s3";
+import { createCheckpointManager } from "../src/index.js";
+import { S3RVER_CREDENTIALS, startS3rver } from "../test/s3rver.js";
+
+const MiB = 1024 * 1024;
+const BUFFERS = 8;
+const BUFFER_BYTES = 64 * MiB;
+const TOTAL = BUFFERS * BUFFER_BYTES;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const AWS = "/usr/bin/aws";
+const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+const mibps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
+const results: {
+  name: string;
+  ours: string;
+  peer: string;
+  ratio: number;
+  target: string;
+  pass: boolean;
+}[] = [];
+
+function makeState(): Record<string, Uint8Array> {
+  const buffers: Record<string, Uint8Array> = {};
+  for (let i = 0; i < BUFFERS; i++)
+    buffers[`layer${i}`] = randomFillSync(Buffer.allocUnsafeSlow(BUFFER_BYTES));
+  return buffers;
+}
+
+/** The peer for the stall: one copy of every buffer into fresh memory (what a snapshot must do). */
+function copyOnce(buffers: Record<string, Uint8Array>): number {
+  const t = performance.now();
+  const copies = Object.values(buffers).map((b) => {
+    const c = Buffer.allocUnsafeSlow(b.length);
+    c.set(b);
+    return c;
+  });
+  const ms = performance.now() - t;
+  if (copies.length !== BUFFERS) throw new Error("unreachable");
+  return ms;
+}
+
+/** The peer for local persistence: write each buffer to its own file and fsync it. */
+async function plainWriteFsync(dir: string, buffers: Record<string, Uint8Array>): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  const t = performance.now();
+  for (const [name, bytes] of Object.entries(buffers)) {
+    const fh = await open(path.join(dir, `${name}.bin`), "w");
+    try {
+      let off = 0;
+      while (off < bytes.length)
+        off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  return performance.now() - t;
+}
+
+async function saveOnce(
+  storage: StorageBackend,
+  jobId: string,
+  step: number,
+  buffers: Record<string, Uint8Array>,
+) {
+  const manager = createCheckpointManager({ storage, jobId, prefix: "bench" });
+  const t = performance.now();
+  const handle = await manager.save({ step, buffers });
+  const stallMs = performance.now() - t;
+  const ref = await handle.committed;
+  await manager.close();
+  return { stallMs, persistMs: ref.persistMs };
+}
+
+function record(
+  name: string,
+  ours: string,
+  peer: string,
+  ratio: number,
+  target: string,
+  pass: boolean,
+) {
+  results.push({ name, ours, peer, ratio, target, pass });
+  console.log(
+    `${pass ? "PASS" : "FAIL"}  ${name}: ours ${ours}, peer ${peer}, ratio ${ratio.toFixed(2)} (target ${target})`,
+  );
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `checkpoint bench: state ${TOTAL / MiB} MiB in ${BUFFERS} buffers, ${RUNS} runs each, median reported`,
+  );
+  const buffers = makeState();
+  const work = await mkdtemp(path.join(tmpdir(), "strata-ckpt-bench-"));
+  try {
+    // 1 + 2: stall and local persistence, alternating ours and the peers.
+    const local = createLocalStorage({ root: path.join(work, "store") });
+    const stall: number[] = [];
+    const copy: number[] = [];
+    const persist: number[] = [];
+    const plain: number[] = [];
+    const runOurs = async (run: number) => {
+      copy.push(copyOnce(buffers));
+      const ours = await saveOnce(local, `local-${run}`, 1, buffers);
+      stall.push(ours.stallMs);
+      persist.push(ours.persistMs);
+      await rm(path.join(work, "store"), { recursive: true, force: true });
+    };
+    const runPlain = async () => {
+      await rm(path.join(work, "plain"), { recursive: true, force: true });
+      plain.push(await plainWriteFsync(path.join(work, "plain"), buffers));
+    };
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate which goes first, so neither always meets a disk still busy with the other.
+      if (run % 2 === 0) {
+        await runOurs(run);
+        await runPlain();
+      } else {
+        await runPlain();
+        await runOurs(run);
+      }
+      console.log(
+        `  run ${run + 1}: save stall ${stall.at(-1)?.toFixed(1)} ms, memcpy ${copy.at(-1)?.toFixed(1)} ms, ` +
+          `persist ${mibps(TOTAL, persist.at(-1) ?? 1).toFixed(0)} MiB/s, write+fsync ${mibps(TOTAL, plain.at(-1) ?? 1).toFixed(0)} MiB/s`,
+      );
+    }
+    const stallMs = median(stall);
+    const copyMs = median(copy);
+    record(
+      "save() stall vs one memcpy",
+      `${stallMs.toFixed(1)} ms`,
+      `${copyMs.toFixed(1)} ms`,
+      stallMs / copyMs,
+      "≤ 1.5",
+      stallMs / copyMs <= 1.5,
+    );
+    const oursLocal = mibps(TOTAL, median(persist));
+    const plainLocal = mibps(TOTAL, median(plain));
+    record(
+      "persist to local disk vs write+fsync",
+      `${oursLocal.toFixed(0)} MiB/s`,
+      `${plainLocal.toFixed(0)} MiB/s`,
+      oursLocal / plainLocal,
+      "≥ 0.9",
+      oursLocal / plainLocal >= 0.9,
+    );
+
+    // 3: S3 through s3rver, against the AWS CLI uploading the same files.
+    if (!existsSync(AWS)) throw new Error(`${AWS} is missing: apt-get install awscli`);
+    const server = await startS3rver(packageDir, "bench");
+    const s3 = createS3Storage({
+      bucket: server.bucket,
+      endpoint: server.endpoint,
+      region: "us-east-1",
+      credentials: S3RVER_CREDENTIALS,
+      onWarning: () => {},
+    });
+    try {
+      const oursS3: number[] = [];
+      const cli: number[] = [];
+      const env = {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+        AWS_DEFAULT_REGION: "us-east-1",
+      };
+      for (let run = 0; run < RUNS; run++) {
+        const t = performance.now();
+        await promisify(execFile)(
+          AWS,
+          [
+            "--endpoint-url",
+            server.endpoint,
+            "s3",
+            "cp",
+            "--recursive",
+            "--only-show-errors",
+            path.join(work, "plain"),
+            `s3://${server.bucket}/aws-${run}/`,
+          ],
+          { env },
+        );
+        cli.push(performance.now() - t);
+        await rm(path.join(server.dataDir, server.bucket, `aws-${run}`), {
+          recursive: true,
+          force: true,
+        });
+        oursS3.push((await saveOnce(s3, `s3-${run}`, 1, buffers)).persistMs);
+        await rm(path.join(server.dataDir, server.bucket, "bench"), {
+          recursive: true,
+          force: true,
+        });
+      }
+      const ours = mibps(TOTAL, median(oursS3));
+      const peer = mibps(TOTAL, median(cli));
+      record(
+        "persist to S3 (s3rver) vs aws s3 cp",
+        `${ours.toFixed(0)} MiB/s`,
+        `${peer.toFixed(0)} MiB/s`,
+        ours / peer,
+        "≥ 1.0",
+        ours / peer >= 1.0,
+      );
+    } finally {
+      await s3.close();
+      await server.dispose();
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  console.log("\nfigure | ours | peer | ratio | target | result");
+  for (const r of results) {
+    console.log(
+      `${r.name} | ${r.ours} | ${r.peer} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.pass ? "PASS" : "FAIL"}`,
+    );
+  }
+}
+
+await main();
