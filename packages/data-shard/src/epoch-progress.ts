@@ -55,6 +55,18 @@ export interface WorkItem {
   readonly sampleCount: number;
 }
 
+/** Options of {@link planRemaining}. */
+export interface PlanRemainingOptions {
+  /** Load slack ε; default `DEFAULT_EPSILON` (0.05). */
+  readonly epsilon?: number;
+  /**
+   * The plan in force before the membership change (any plan of this dataset, e.g. the epoch's
+   * plan or an earlier `RemainingPlan.plan`): shards with work left keep their owner if it is still
+   * live (sticky mode of `assignShards`), so only the unavoidable shards change hands.
+   */
+  readonly previous?: ShardPlan;
+}
+
 /** Result of {@link planRemaining}. */
 export interface RemainingPlan {
   readonly datasetId: string;
@@ -144,7 +156,7 @@ export function isEpochComplete(progress: EpochPosition): boolean {
 export function planRemaining(
   progress: EpochPosition,
   workers: readonly WorkerSpec[],
-  options: { readonly epsilon?: number } = {},
+  options: PlanRemainingOptions = {},
 ): RemainingPlan {
   const geometry = geometryOf(progress);
   const byShard = new Map<number, SampleRange[]>();
@@ -171,6 +183,7 @@ export function planRemaining(
     workers,
     shardIds: [...byShard.keys()],
     ...(options.epsilon === undefined ? {} : { epsilon: options.epsilon }),
+    ...(options.previous === undefined ? {} : { previous: options.previous }),
   };
   const plan = assignShards(input);
   const byWorker = new Map<string, readonly WorkItem[]>();

@@ -22,6 +22,7 @@ export {
 export type {
   EpochPosition,
   EpochProgressInput,
+  PlanRemainingOptions,
   RemainingPlan,
   WorkItem,
 } from "./epoch-progress.js";
