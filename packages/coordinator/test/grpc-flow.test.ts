@@ -188,6 +188,20 @@ describe("barriers", () => {
     await leaveAll(["to-a", "to-b"]);
   });
 
+  test("participant ids are only sent when asked for", async () => {
+    await client.registerWorker({ workerId: "solo" });
+    const plain = await client.waitBarrier("solo", "solo-1", { ids: false });
+    expect(plain).toMatchObject({
+      released: true,
+      participants: 1n,
+      arrivalOrder: 1n,
+      participantIds: [],
+    });
+    const named = await client.waitBarrier("solo", "solo-2");
+    expect(named.participantIds).toEqual(["solo"]);
+    await leaveAll(["solo"]);
+  });
+
   test("an unregistered caller is refused", async () => {
     const error = await grpcError(client.waitBarrier("ghost", "b"));
     expect(error.code).toBe(GrpcStatus.FAILED_PRECONDITION);

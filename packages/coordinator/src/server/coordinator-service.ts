@@ -36,6 +36,7 @@ import {
 } from "../validation/parse-requests.js";
 import type { CallGuard } from "./call-guard.js";
 import type { CoordinatorMetrics } from "./coordinator-metrics.js";
+import type { CounterCell, HistogramCell } from "./fast-metrics.js";
 import { assignmentsToProto, checkpointToProto, shardToProto } from "./to-proto.js";
 import { toServiceError } from "./to-service-error.js";
 
@@ -54,8 +55,8 @@ export interface CoordinatorServiceOptions {
 type MethodName = keyof CoordinatorServer & string;
 
 interface MethodMetrics {
-  seconds: { observe(value: number): void };
-  byCode: Map<number, { inc(): void }>;
+  seconds: HistogramCell;
+  byCode: Map<number, CounterCell>;
 }
 
 const CODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
@@ -78,12 +79,12 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
   function record(method: string, code: number, startedMs: number): void {
     let m = methodMetrics.get(method);
     if (m === undefined) {
-      m = { seconds: metrics.rpcSeconds.labels(method), byCode: new Map() };
+      m = { seconds: metrics.rpcSeconds.cell({ method }), byCode: new Map() };
       methodMetrics.set(method, m);
     }
     let counter = m.byCode.get(code);
     if (counter === undefined) {
-      counter = metrics.rpcs.labels(method, CODE_NAMES[code] ?? String(code));
+      counter = metrics.rpcs.cell({ method, code: CODE_NAMES[code] ?? String(code) });
       m.byCode.set(code, counter);
     }
     counter.inc();
@@ -138,6 +139,12 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
     };
   }
 
+  const heartbeatCells = {
+    unary: metrics.heartbeats.cell({ transport: "unary" }),
+    stream: metrics.heartbeats.cell({ transport: "stream" }),
+  };
+  const heartbeatSeconds = metrics.heartbeatSeconds.cell();
+
   function heartbeat(request: HeartbeatRequest, transport: "unary" | "stream"): HeartbeatResponse {
     const startedMs = performance.now();
     const input = parseHeartbeat(request);
@@ -149,8 +156,8 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         : { step: input.progress.step, epoch: input.progress.epoch, task: input.progress.task }),
       ...(input.resources === undefined ? {} : { resources: input.resources }),
     });
-    metrics.heartbeats.inc({ transport });
-    metrics.heartbeatSeconds.observe((performance.now() - startedMs) / 1000);
+    heartbeatCells[transport].inc();
+    heartbeatSeconds.observe((performance.now() - startedMs) / 1000);
     return {
       acknowledged: true,
       serverTimestampMs: BigInt(result.serverTimeMs),
@@ -372,7 +379,7 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
           barrierId: result.barrierId,
           participants: BigInt(result.participants),
           arrivalOrder: BigInt(result.arrivalOrder),
-          participantIds: [...result.arrived],
+          participantIds: input.includeParticipantIds ? [...result.arrived] : [],
           membershipVersion: BigInt(result.membershipVersion),
         };
       } finally {

@@ -191,7 +191,13 @@ describe("other requests", () => {
   });
 
   test("barrier timeout 0 means default and is bounded", () => {
-    const request = { workerId: "w", barrierId: "b", step: 0n, timeoutMs: 0n };
+    const request = {
+      workerId: "w",
+      barrierId: "b",
+      step: 0n,
+      timeoutMs: 0n,
+      includeParticipantIds: false,
+    };
     expect(parseBarrier(request).timeoutMs).toBeUndefined();
     expect(failure(() => parseBarrier({ ...request, timeoutMs: 10n ** 12n })).rawMessage).toMatch(
       /^timeout_ms:/,

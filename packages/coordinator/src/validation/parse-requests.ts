@@ -105,6 +105,8 @@ export interface BarrierInput {
   step: number;
   /** undefined means the coordinator's default. */
   timeoutMs: number | undefined;
+  /** Whether the answer lists the participants' ids. */
+  includeParticipantIds: boolean;
 }
 
 /** A validated GetLatestCheckpoint request. */
@@ -304,6 +306,7 @@ export function parseBarrier(request: BarrierRequest): BarrierInput {
     barrierId: requireId(request.barrierId, "barrier_id"),
     step: int64(request.step, "step"),
     timeoutMs: timeoutMs === 0 ? undefined : timeoutMs,
+    includeParticipantIds: request.includeParticipantIds,
   };
 }
 

@@ -49,7 +49,7 @@ export interface TestClient {
   waitBarrier(
     workerId: string,
     barrierId: string,
-    options?: { step?: number; timeoutMs?: number; deadlineMs?: number },
+    options?: { step?: number; timeoutMs?: number; deadlineMs?: number; ids?: boolean },
   ): Promise<BarrierResponse>;
   close(): void;
 }
@@ -176,7 +176,13 @@ export function connect(address: string, options: ConnectOptions = {}): TestClie
     waitBarrier: (workerId, barrierId, o = {}) =>
       call(
         raw.waitBarrier as Unary<unknown, BarrierResponse>,
-        { workerId, barrierId, step: BigInt(o.step ?? 0), timeoutMs: BigInt(o.timeoutMs ?? 0) },
+        {
+          workerId,
+          barrierId,
+          step: BigInt(o.step ?? 0),
+          timeoutMs: BigInt(o.timeoutMs ?? 0),
+          includeParticipantIds: o.ids ?? true,
+        },
         o.deadlineMs ?? 30_000,
       ),
     close: () => raw.close(),

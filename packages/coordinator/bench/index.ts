@@ -1,0 +1,389 @@
+// `pnpm bench`: the coordinator against a no-op grpc-js server under the same client load.
+// Prints absolute figures, ratios and PASS/FAIL against the targets of issue 6:
+//   heartbeat throughput ≥ 0.8× the no-op server; barrier release latency after the last arrival
+//   (100 and 1,000 workers) ≤ 1.2× the no-op server that holds and releases the same calls, both
+//   server-side and as one client sees it; registration rate (reported); the most simulated
+//   workers sustained at 1 heartbeat/s with p99 < 20 ms (target ≥ 5,000).
+// The coordinator runs as a real process (dist/bin.js, SQLite in a temp dir, rate limit off because
+// the load comes from a few connections); the load comes from separate client processes.
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import type { LoadCommand } from "./load-client.js";
+
+const HERE = resolve(process.argv[1] ?? ".", "..");
+const BIN = join(HERE, "..", "dist", "bin.js");
+const CLIENTS = 2;
+const CHANNELS_PER_CLIENT = 4;
+
+interface Server {
+  name: string;
+  address: string;
+  /** Server-side release latency of the barrier that was just released, in ms. */
+  serverReleaseMs(barrierId: string): Promise<number>;
+  /** Resolves once `count` calls wait at `barrierId`. */
+  armed(barrierId: string, count: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+class LoadClient {
+  readonly child: ChildProcess;
+  #queue: ((m: unknown) => void)[] = [];
+  constructor() {
+    this.child = fork(join(HERE, "load-client.ts"), [], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("message", (m) => this.#queue.shift()?.(m));
+  }
+  run<T>(command: LoadCommand): Promise<T> {
+    return new Promise((res, rej) => {
+      this.#queue.push((m) => {
+        const error = (m as { error?: string }).error;
+        if (error) rej(new Error(error));
+        else res(m as T);
+      });
+      this.child.send(command);
+    });
+  }
+}
+
+async function startNoop(): Promise<Server> {
+  const child = fork(join(HERE, "noop-server.ts"), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const released = new Map<string, (ms: number) => void>();
+  const releasedMs = new Map<string, number>();
+  const armed = new Map<string, () => void>();
+  const armedIds = new Set<string>();
+  const address = await new Promise<string>((res) => {
+    child.on("message", (m: { t: string; address?: string; id?: string; serverMs?: number }) => {
+      if (m.t === "listening") res(m.address as string);
+      if (m.t === "armed") {
+        armedIds.add(m.id as string);
+        armed.get(m.id as string)?.();
+      }
+      if (m.t === "released") {
+        releasedMs.set(m.id as string, m.serverMs as number);
+        released.get(m.id as string)?.(m.serverMs as number);
+      }
+    });
+  });
+  return {
+    name: "no-op grpc-js",
+    address,
+    serverReleaseMs: (id) =>
+      releasedMs.has(id)
+        ? Promise.resolve(releasedMs.get(id) as number)
+        : new Promise((r) => released.set(id, r)),
+    armed: (id) => (armedIds.has(id) ? Promise.resolve() : new Promise((r) => armed.set(id, r))),
+    async stop() {
+      child.disconnect();
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+async function startCoordinatorServer(extra: string[] = []): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), "strata-bench-"));
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      "--grpc-addr",
+      "127.0.0.1:0",
+      "--http-addr",
+      "127.0.0.1:0",
+      "--data-dir",
+      dataDir,
+      "--rate-limit-rps",
+      "0",
+      "--max-workers",
+      "100000",
+      ...extra,
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  const { grpc, http } = await new Promise<{ grpc: string; http: string }>((res, rej) => {
+    child.once("exit", (code) => rej(new Error(`coordinator exited ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      try {
+        const parsed = JSON.parse(line) as { msg?: string; grpc: string; http: string };
+        if (parsed.msg === "listening") res(parsed);
+      } catch {
+        // not ours
+      }
+    });
+  });
+  const metric = async (name: string): Promise<number> => {
+    const text = await (await fetch(`http://${http}/metrics`)).text();
+    const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    return match ? Number(match[1]) : 0;
+  };
+  let sumBefore = 0;
+  return {
+    name: "strata coordinator",
+    address: grpc,
+    async serverReleaseMs() {
+      // One barrier per measurement: the histogram's sum grows by exactly its latency.
+      for (let i = 0; i < 200; i++) {
+        const sum = await metric("strata_barrier_release_latency_seconds_sum");
+        if (sum !== sumBefore) {
+          const delta = (sum - sumBefore) * 1000;
+          sumBefore = sum;
+          return delta;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return Number.NaN;
+    },
+    async armed(_id, count) {
+      while ((await metric("strata_barrier_waiters")) < count)
+        await new Promise((r) => setTimeout(r, 10));
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+const fmt = (x: number, digits = 1) => x.toLocaleString("en-US", { maximumFractionDigits: digits });
+const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+const split = <T>(xs: T[], parts: number) =>
+  Array.from({ length: parts }, (_, p) => xs.filter((_, i) => i % parts === p));
+
+async function withClients<T>(
+  server: Server,
+  fn: (clients: LoadClient[]) => Promise<T>,
+): Promise<T> {
+  const clients = Array.from({ length: CLIENTS }, () => new LoadClient());
+  try {
+    await Promise.all(
+      clients.map((c) =>
+        c.run({ cmd: "connect", target: server.address, channels: CHANNELS_PER_CLIENT }),
+      ),
+    );
+    return await fn(clients);
+  } finally {
+    await Promise.all(clients.map((c) => c.run({ cmd: "close" }).catch(() => undefined)));
+  }
+}
+
+async function register(clients: LoadClient[], ids: string[]): Promise<number> {
+  const started = performance.now();
+  const parts = split(ids, clients.length);
+  const results = await Promise.all(
+    clients.map((c, i) =>
+      c.run<{ errors: number }>({ cmd: "register", ids: parts[i] as string[], concurrency: 64 }),
+    ),
+  );
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  if (errors > 0) throw new Error(`${errors} registrations failed`);
+  return ids.length / ((performance.now() - started) / 1000);
+}
+
+const ids = (prefix: string, n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${from + i}`);
+
+async function heartbeatThroughput(server: Server): Promise<number> {
+  return withClients(server, async (clients) => {
+    const workers = ids("hb", 1000);
+    await register(clients, workers);
+    const parts = split(workers, clients.length);
+    // Warm-up, then the measured run.
+    await Promise.all(
+      clients.map((c, i) =>
+        c.run({ cmd: "hammer", ids: parts[i] as string[], durationMs: 1000, inflight: 64 }),
+      ),
+    );
+    const results = await Promise.all(
+      clients.map((c, i) =>
+        c.run<{ count: number; errors: number; ms: number }>({
+          cmd: "hammer",
+          ids: parts[i] as string[],
+          durationMs: 5000,
+          inflight: 64,
+        }),
+      ),
+    );
+    const errors = results.reduce((n, r) => n + r.errors, 0);
+    if (errors > 0) console.log(`  (${server.name}: ${errors} heartbeat errors)`);
+    return results.reduce((n, r) => n + r.count / (r.ms / 1000), 0);
+  });
+}
+
+async function registrationRate(server: Server): Promise<number> {
+  return withClients(server, (clients) => register(clients, ids("reg", 5000)));
+}
+
+async function barrierLatency(
+  server: Server,
+  n: number,
+  rounds: number,
+): Promise<{ serverMs: number; clientMs: number }> {
+  // One client process sends every call, so "client-observed" is one client's view.
+  const client = new LoadClient();
+  try {
+    await client.run({ cmd: "connect", target: server.address, channels: CHANNELS_PER_CLIENT });
+    const workers = ids(`bar${n}`, n);
+    await client.run({ cmd: "register", ids: workers, concurrency: 64 });
+    const serverMs: number[] = [];
+    const clientMs: number[] = [];
+    for (let round = 0; round < rounds + 1; round++) {
+      const barrierId = `b-${n}-${round}`;
+      await client.run({ cmd: "arm", ids: workers.slice(0, n - 1), barrierId });
+      await server.armed(barrierId, n - 1);
+      const { clientMs: c } = await client.run<{ clientMs: number }>({
+        cmd: "release",
+        id: workers[n - 1] as string,
+        barrierId,
+      });
+      const s = await server.serverReleaseMs(barrierId);
+      if (round === 0) continue; // warm-up
+      clientMs.push(c);
+      serverMs.push(s);
+    }
+    return { serverMs: median(serverMs), clientMs: median(clientMs) };
+  } finally {
+    await client.run({ cmd: "close" }).catch(() => undefined);
+  }
+}
+
+async function sustainedWorkers(): Promise<{ best: number; rows: string[] }> {
+  const server = await startCoordinatorServer([
+    "--heartbeat-timeout-ms",
+    "60000",
+    "--log-level",
+    "warn",
+  ]);
+  const rows: string[] = [];
+  let best = 0;
+  try {
+    await withClients(server, async (clients) => {
+      let registered = 0;
+      for (const level of [1000, 2500, 5000, 7500, 10_000, 12_500, 15_000, 20_000]) {
+        await register(clients, ids("s", level - registered, registered));
+        registered = level;
+        const parts = split(ids("s", level), clients.length);
+        const results = await Promise.all(
+          clients.map((c, i) =>
+            c.run<{ latencies: number[]; errors: number; sent: number; maxLagMs: number }>({
+              cmd: "paced",
+              ids: parts[i] as string[],
+              durationMs: 6000,
+              warmupMs: 1000,
+            }),
+          ),
+        );
+        const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+        const errors = results.reduce((n, r) => n + r.errors, 0);
+        const lag = Math.max(...results.map((r) => r.maxLagMs));
+        const p50 = percentile(latencies, 0.5);
+        const p99 = percentile(latencies, 0.99);
+        const ok = p99 < 20 && errors === 0;
+        rows.push(
+          `  ${String(level).padStart(6)} workers: ${fmt(latencies.length / 5)} hb/s measured, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(latencies.at(-1) ?? 0, 1)} ms, errors ${errors}, client lag ≤ ${fmt(lag, 0)} ms → ${ok ? "ok" : "over"}`,
+        );
+        console.log(rows.at(-1));
+        if (!ok) break;
+        best = level;
+      }
+    });
+  } finally {
+    await server.stop();
+  }
+  return { best, rows };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(BIN))
+    throw new Error(`${BIN} is missing: run pnpm --filter @strata/coordinator build first`);
+  console.log(
+    `strata coordinator benchmark — ${cpus().length} cores, Node ${process.version}, ${CLIENTS} client processes × ${CHANNELS_PER_CLIENT} channels\n`,
+  );
+  const results: string[] = [];
+
+  // 1. Heartbeat throughput (closed loop, 64 in flight per client process).
+  {
+    const noop = await startNoop();
+    const floor = await heartbeatThroughput(noop);
+    await noop.stop();
+    const coordinator = await startCoordinatorServer(["--log-level", "warn"]);
+    const ours = await heartbeatThroughput(coordinator);
+    await coordinator.stop();
+    const ratio = ours / floor;
+    results.push(
+      `heartbeat throughput: ${fmt(ours, 0)}/s vs no-op ${fmt(floor, 0)}/s = ${fmt(ratio, 2)}× (target ≥ 0.8×) ${verdict(ratio >= 0.8)}`,
+    );
+    console.log(results.at(-1));
+  }
+
+  // 2. Registration rate (5,000 new workers, 64 in flight per client, durable in SQLite).
+  {
+    const noop = await startNoop();
+    const floor = await registrationRate(noop);
+    await noop.stop();
+    const coordinator = await startCoordinatorServer(["--log-level", "warn"]);
+    const ours = await registrationRate(coordinator);
+    await coordinator.stop();
+    results.push(
+      `registration rate: ${fmt(ours, 0)}/s vs no-op ${fmt(floor, 0)}/s = ${fmt(ours / floor, 2)}× (no target; each registration is durable before it answers)`,
+    );
+    console.log(results.at(-1));
+  }
+
+  // 3. Barrier release latency after the last arrival.
+  for (const n of [100, 1000]) {
+    const rounds = 5;
+    const noop = await startNoop();
+    const floor = await barrierLatency(noop, n, rounds);
+    await noop.stop();
+    const coordinator = await startCoordinatorServer([
+      "--heartbeat-timeout-ms",
+      "600000",
+      "--log-level",
+      "warn",
+    ]);
+    const ours = await barrierLatency(coordinator, n, rounds);
+    await coordinator.stop();
+    const rs = ours.serverMs / floor.serverMs;
+    const rc = ours.clientMs / floor.clientMs;
+    results.push(
+      `barrier ${n} workers, server-side: ${fmt(ours.serverMs, 2)} ms vs no-op ${fmt(floor.serverMs, 2)} ms = ${fmt(rs, 2)}× (target ≤ 1.2×) ${verdict(rs <= 1.2)}`,
+    );
+    console.log(results.at(-1));
+    results.push(
+      `barrier ${n} workers, client-observed: ${fmt(ours.clientMs, 2)} ms vs no-op ${fmt(floor.clientMs, 2)} ms = ${fmt(rc, 2)}× (target ≤ 1.2×) ${verdict(rc <= 1.2)}`,
+    );
+    console.log(results.at(-1));
+  }
+
+  // 4. Sustained workers at 1 heartbeat/s.
+  {
+    console.log("sustained workers at 1 heartbeat/s (p99 < 20 ms):");
+    const { best } = await sustainedWorkers();
+    results.push(
+      `sustained workers at 1 hb/s with p99 < 20 ms: ${fmt(best, 0)} (target ≥ 5,000) ${verdict(best >= 5000)}`,
+    );
+  }
+
+  console.log("\nsummary");
+  for (const line of results) console.log(`  ${line}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
