@@ -141,6 +141,7 @@ class Engine implements CoordinatorEngine {
   #sortedLiveCache: readonly string[] | undefined;
   readonly #dirtyLiveness = new Set<WorkerEntry>();
   #plansDirty = false;
+  #lastMembershipChangeMs = 0;
 
   #startPromise: Promise<void> | undefined;
   #closePromise: Promise<void> | undefined;
@@ -756,6 +757,7 @@ class Engine implements CoordinatorEngine {
     this.#membershipVersion++;
     this.#counters.membershipChanges++;
     this.#plansDirty = true;
+    this.#lastMembershipChangeMs = this.#clock.now();
     for (const w of this.#byRank) {
       if (w !== undefined && w !== entry) this.#enqueue(w, MEMBERSHIP_CHANGED_COMMAND);
     }
@@ -875,7 +877,10 @@ class Engine implements CoordinatorEngine {
       this.#log.warn({ workerId: w.workerId, rank: w.rank, silentForMs }, "worker declared dead");
       this.#persist(ops).catch(() => undefined);
     }
-    if (this.#plansDirty) {
+    // Re-plan active epochs (and report moved shards) once membership has been quiet for one
+    // sweep, so a registration storm costs one re-plan instead of one per worker. Workers that
+    // ask earlier get a fresh plan on demand anyway.
+    if (this.#plansDirty && now - this.#lastMembershipChangeMs >= this.#s.sweepIntervalMs) {
       this.#plansDirty = false;
       this.#datasets.refreshPlans();
     }
@@ -895,7 +900,11 @@ class Engine implements CoordinatorEngine {
     );
   }
 
-  /** Writes the batched liveness of every worker that heartbeated since the last flush, in one transaction. */
+  /**
+   * Writes the batched liveness of every worker that heartbeated since the last flush, in
+   * transactions of at most {@link LIVENESS_CHUNK} workers, each on its own event-loop turn, so a
+   * flush of thousands of workers never stalls heartbeats for more than a few milliseconds.
+   */
   async #flushLiveness(): Promise<void> {
     if (this.#dirtyLiveness.size === 0) return;
     const ops: StoreOp[] = [];
@@ -912,9 +921,14 @@ class Engine implements CoordinatorEngine {
     }
     this.#dirtyLiveness.clear();
     this.#counters.storeFlushes++;
-    await this.#persist(ops);
+    for (let i = 0; i < ops.length; i += LIVENESS_CHUNK) {
+      await this.#persist(ops.slice(i, i + LIVENESS_CHUNK));
+    }
   }
 }
+
+/** Most workers per liveness transaction. */
+const LIVENESS_CHUNK = 500;
 
 const EMPTY: string[] = [];
 Object.freeze(EMPTY);

@@ -177,6 +177,43 @@ describe("heartbeats and failure detection", () => {
   });
 });
 
+describe("liveness persistence", () => {
+  test("heartbeats are not written through; they are flushed in batches every livenessFlushIntervalMs", async () => {
+    const store = createMemoryStore();
+    let applies = 0;
+    const counting = {
+      ...store,
+      apply: (ops: Parameters<typeof store.apply>[0]) => {
+        applies++;
+        return store.apply(ops);
+      },
+    };
+    const { engine, clock } = await startEngine({
+      store: counting as typeof store,
+      livenessFlushIntervalMs: 1_000,
+    });
+    await registerAll(engine, ["a", "b"]);
+    const before = applies;
+    for (let i = 0; i < 100; i++) engine.heartbeat({ workerId: "a", state: "training", step: i });
+    engine.heartbeat({ workerId: "b", state: "loading_data", epoch: 2 });
+    expect(applies).toBe(before);
+    expect(store.dump().workers.find((w) => w.workerId === "a")?.currentStep).toBe(0);
+    clock.advance(1_000);
+    await new Promise((r) => setImmediate(r));
+    expect(applies).toBe(before + 1);
+    const rows = store.dump().workers;
+    expect(rows.find((w) => w.workerId === "a")).toMatchObject({
+      state: "training",
+      currentStep: 99,
+    });
+    expect(rows.find((w) => w.workerId === "b")).toMatchObject({
+      state: "loading_data",
+      currentEpoch: 2,
+    });
+    await engine.close();
+  });
+});
+
 describe("restart", () => {
   test("after a restart registered workers are kept and get restartGraceMs to heartbeat", async () => {
     const store = createMemoryStore();
