@@ -128,6 +128,7 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
     db.pragma("busy_timeout = 5000");
     migrate(db);
   } catch (error) {
+    if (error instanceof RuntimeError) throw error;
     throw new RuntimeError(`cannot open coordinator database "${options.path}"`, {
       code: Code.Unavailable,
       cause: error,

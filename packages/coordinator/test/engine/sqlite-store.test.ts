@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Code, ManualClock } from "@strata/runtime-core";
+import Database from "libsql";
 import { createCoordinatorEngine } from "../../src/engine/index.js";
 import {
   type CoordinatorStore,
@@ -146,6 +147,19 @@ describe("SQLite store", () => {
     expect(state.checkpoints[0]?.kind).toBe("model_only");
     await reopened.close();
     expect(readdirSync(dir).every((f) => f.startsWith("coordinator.db"))).toBe(true);
+  });
+
+  test("a database from a newer coordinator is refused; an unopenable path is UNAVAILABLE", async () => {
+    const path = join(dir, "v.db");
+    const store = createSqliteStore({ path });
+    await store.close();
+    const raw = new Database(path);
+    raw.prepare("UPDATE schema_version SET version = 99").run();
+    raw.close();
+    expect(() => createSqliteStore({ path })).toThrow(/schema version 99 is newer/);
+    expect(() => createSqliteStore({ path: join(dir, "missing", "dir", "x.db") })).toThrow(
+      expect.objectContaining({ code: Code.Unavailable }),
+    );
   });
 
   test("a failed batch rejects every caller with UNAVAILABLE and keeps nothing of it", async () => {
