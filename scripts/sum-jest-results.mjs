@@ -6,7 +6,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const folders = ["proto", "dashboard", ...readdirSync(join(root, "packages")).map((p) => join("packages", p))];
+const folders = [
+  "proto",
+  "dashboard",
+  ...readdirSync(join(root, "packages")).map((p) => join("packages", p)),
+];
 let passed = 0;
 let failed = 0;
 let skipped = 0;
