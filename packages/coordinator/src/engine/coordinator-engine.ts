@@ -84,6 +84,7 @@ interface Settings {
   maxWorkers: number;
   maxRetiredWorkers: number;
   maxDatasets: number;
+  maxShardsPerDataset: number;
   maxBarriers: number;
   maxCheckpointStepsPerJob: number;
   maxJobs: number;
@@ -174,6 +175,7 @@ class Engine implements CoordinatorEngine {
       maxWorkers: positive("maxWorkers", options.maxWorkers, 10_000),
       maxRetiredWorkers: positive("maxRetiredWorkers", options.maxRetiredWorkers, 10_000),
       maxDatasets: positive("maxDatasets", options.maxDatasets, 1_000),
+      maxShardsPerDataset: positive("maxShardsPerDataset", options.maxShardsPerDataset, 1_000_000),
       maxBarriers: positive("maxBarriers", options.maxBarriers, 10_000),
       maxCheckpointStepsPerJob: positive(
         "maxCheckpointStepsPerJob",
@@ -220,6 +222,7 @@ class Engine implements CoordinatorEngine {
       counters: this.#counters,
       membership,
       maxDatasets: this.#s.maxDatasets,
+      maxShardsPerDataset: this.#s.maxShardsPerDataset,
       maxEpochsPerDataset: this.#s.maxProgressEpochsPerDataset,
       epsilon: options.shardEpsilon,
     });

@@ -52,6 +52,7 @@ export interface DatasetHubOptions {
   counters: EngineCounters;
   membership: DatasetMembership;
   maxDatasets: number;
+  maxShardsPerDataset: number;
   maxEpochsPerDataset: number;
   epsilon: number | undefined;
 }
@@ -122,6 +123,19 @@ export class DatasetHub {
       );
     }
     const totalShards = totalShardsOf(spec.totalSamples, spec.shardSize);
+    if (totalShards > this.o.maxShardsPerDataset) {
+      throw new RuntimeError(
+        `shardSize ${spec.shardSize} gives ${totalShards} shards for ${spec.totalSamples} samples, more than the limit of ${this.o.maxShardsPerDataset}; use bigger shards`,
+        {
+          code: Code.InvalidArgument,
+          details: {
+            field: "shardSize",
+            totalShards,
+            maxShardsPerDataset: this.o.maxShardsPerDataset,
+          },
+        },
+      );
+    }
     const stored: StoredDataset = { spec, totalShards, registeredAtMs: nowMs };
     this.#datasets.set(spec.datasetId, { ...stored, epochs: new Map() });
     this.o.events.emit({ type: "dataset_registered", datasetId: spec.datasetId, totalShards });
@@ -252,6 +266,10 @@ export class DatasetHub {
       state.plan.owners[shardId] = -1;
     }
     const epochComplete = state.completeShards === entry.totalShards;
+    this.o.logger.debug(
+      { datasetId, epoch, shardId, workerId, consumedSamples: after, shardComplete, epochComplete },
+      "shard progress recorded",
+    );
     this.o.events.emit({
       type: "shard_progress",
       datasetId,

@@ -60,6 +60,12 @@ export interface CoordinatorEngineOptions {
   maxRetiredWorkers?: number;
   /** Most registered datasets. Default 1,000. */
   maxDatasets?: number;
+  /**
+   * Most shards one dataset may have (ceil(totalSamples / shardSize)); more is INVALID_ARGUMENT
+   * naming `shardSize`. A plan holds 4 bytes per shard per active epoch, so this bounds memory a
+   * client can make the coordinator spend. Default 1,000,000.
+   */
+  maxShardsPerDataset?: number;
   /** Most open (waiting) barriers. Default 10,000. */
   maxBarriers?: number;
   /** Most checkpoint steps kept per job; older steps' metadata is pruned (never user storage). Default 100. */

@@ -63,6 +63,14 @@ describe("datasets", () => {
     await engine.close();
   });
 
+  test("a dataset with more shards than maxShardsPerDataset is INVALID_ARGUMENT naming shardSize", async () => {
+    const { engine } = await startEngine({ maxShardsPerDataset: 50 });
+    const error = await rejection(engine.registerDataset(dataset()));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toMatch(/shardSize 10 gives 100 shards/);
+    await engine.close();
+  });
+
   test("maxDatasets bounds registrations", async () => {
     const { engine } = await startEngine({ maxDatasets: 1 });
     await engine.registerDataset(dataset());
