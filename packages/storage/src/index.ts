@@ -1,3 +1,5 @@
+export type { CreateStorageOptions } from "./create-storage.js";
+export { createStorage } from "./create-storage.js";
 export type { LocalStorageOptions } from "./local-storage.js";
 export { createLocalStorage, LocalStorage } from "./local-storage.js";
 export type { MemoryStorageOptions } from "./memory-storage.js";
