@@ -15,6 +15,9 @@ export const DEFAULT_VIRTUAL_NODES = 160;
 /** Most virtual nodes one node may have (`virtualNodes × weight`, rounded). */
 export const MAX_VIRTUAL_NODES_PER_NODE = 100_000;
 
+const BUCKETS = 65_536;
+const BUCKET_WIDTH = 2 ** 36;
+
 /** Options of {@link createHashRing}. */
 export interface HashRingOptions {
   /** Virtual nodes (ring points) per node of weight 1, 1…10,000; default 160. */
@@ -90,6 +93,9 @@ export function createHashRing(options: HashRingOptions = {}): HashRing {
   const pointsByNode = new Map<string, Float64Array>();
   let positions = new Float64Array(0);
   let owners: string[] = [];
+  // buckets[b] = first point whose position's top 16 bits are ≥ b: narrows each binary search
+  // to a handful of points (positions are 52-bit, so b = floor(position / 2^36)).
+  let buckets = new Int32Array(BUCKETS + 1);
   let dirty = false;
 
   function pointsFor(id: string, weight: number): Float64Array {
@@ -120,14 +126,22 @@ export function createHashRing(options: HashRingOptions = {}): HashRing {
       positions[i] = e.pos;
       owners[i] = e.id;
     }
+    buckets = new Int32Array(BUCKETS + 1);
+    let point = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      while (point < total && (positions[point] as number) < b * BUCKET_WIDTH) point++;
+      buckets[b] = point;
+    }
+    buckets[BUCKETS] = total;
     dirty = false;
   }
 
   function indexFor(key: string): number {
     if (dirty) rebuild();
     const h = hashPosition(key, seed);
-    let lo = 0;
-    let hi = positions.length;
+    const b = Math.floor(h / BUCKET_WIDTH);
+    let lo = buckets[b] as number;
+    let hi = buckets[b + 1] as number;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if ((positions[mid] as number) < h) lo = mid + 1;
