@@ -7,6 +7,7 @@ import {
   createSilentLogger,
   type Logger,
   RuntimeError,
+  retry,
   systemClock,
 } from "@strata/runtime-core";
 import type { StorageBackend } from "@strata/storage";
@@ -653,21 +654,11 @@ export class CheckpointManager implements AsyncDisposable {
       };
       // The snapshot is no longer needed; let it go before the (small) commit writes.
       job.snapshot = undefined;
-      try {
-        await this.#storage.put(rankManifestKey, encodeManifest(manifest), {
-          createOnly: true,
-          signal,
-        });
-      } catch (error) {
-        const e = RuntimeError.from(error);
-        if (e.code === Code.AlreadyExists) {
-          throw new RuntimeError(
-            `checkpoint step ${step} rank ${this.rank} was committed by another writer first`,
-            { code: Code.AlreadyExists, cause: e, details: { step, key: rankManifestKey } },
-          );
-        }
-        throw e;
-      }
+      await this.#commitRankManifest(rankManifestKey, manifest, signal, () => {
+        // The outcome of the manifest write is unknown: the data might now be referenced, so it
+        // must not be deleted here (prune's orphan sweep removes it if the commit did not land).
+        written.length = 0;
+      });
       written.length = 0; // committed: the data now belongs to the manifest
       let stepComplete = false;
       if (this.#stepCommit === "auto") {
@@ -715,6 +706,55 @@ export class CheckpointManager implements AsyncDisposable {
       throw signal.aborted ? RuntimeError.from(signal.reason) : error;
     } finally {
       deadline.cleanup();
+    }
+  }
+
+  /**
+   * Writes the rank manifest create-only, retrying transient failures. A write can succeed on the
+   * server and still fail for us (a timeout after the upload landed), so on `AlreadyExists` or an
+   * unknown outcome we read the manifest back: if it carries our attempt id, the commit landed.
+   */
+  async #commitRankManifest(
+    key: string,
+    manifest: RankManifest,
+    signal: AbortSignal,
+    onUncertain: () => void,
+  ): Promise<void> {
+    const bytes = encodeManifest(manifest);
+    const ours = async (): Promise<boolean | undefined> => {
+      try {
+        const stored = await this.#store.readRankManifest(manifest.step, manifest.rank, undefined, {
+          signal,
+        });
+        return stored === undefined ? false : stored.manifest.attemptId === manifest.attemptId;
+      } catch {
+        return undefined; // unreadable: we cannot tell
+      }
+    };
+    try {
+      await retry(
+        async (attemptSignal) => {
+          try {
+            await this.#storage.put(key, bytes, { createOnly: true, signal: attemptSignal });
+          } catch (error) {
+            const e = RuntimeError.from(error);
+            if (e.code === Code.AlreadyExists && (await ours()) === true) return;
+            if (e.code !== Code.AlreadyExists) onUncertain();
+            throw e;
+          }
+        },
+        { operation: `commit ${key}`, maxAttempts: 3, signal },
+      );
+    } catch (error) {
+      const e = RuntimeError.from(error);
+      if (e.code === Code.AlreadyExists) {
+        throw new RuntimeError(
+          `checkpoint step ${manifest.step} rank ${manifest.rank} was committed by another writer first`,
+          { code: Code.AlreadyExists, cause: e, details: { step: manifest.step, key } },
+        );
+      }
+      if ((await ours()) === true) return;
+      throw e;
     }
   }
 

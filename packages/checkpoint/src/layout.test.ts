@@ -1,0 +1,62 @@
+import { Code } from "@strata/runtime-core";
+import { CheckpointLayout, objectFileName, validateJobId } from "./layout.js";
+
+describe("CheckpointLayout", () => {
+  const layout = new CheckpointLayout("ckpt/", "run-7");
+
+  test("builds zero-padded keys that sort numerically", () => {
+    expect(layout.jobRoot).toBe("ckpt/run-7/");
+    expect(layout.stepManifestKey(12345)).toBe("ckpt/run-7/step-000000012345/MANIFEST.json");
+    expect(layout.rankManifestKey(12345, 3)).toBe(
+      "ckpt/run-7/step-000000012345/rank-00003/MANIFEST.json",
+    );
+    const keys = [100, 9, 20].map((s) => layout.stepDir(s)).sort();
+    expect(keys).toEqual([layout.stepDir(9), layout.stepDir(20), layout.stepDir(100)]);
+    expect(new CheckpointLayout("", "j").jobRoot).toBe("j/");
+  });
+
+  test("parses its own keys and nothing else", () => {
+    expect(layout.parse("ckpt/run-7/step-000000000005/MANIFEST.json")).toEqual({
+      step: 5,
+      kind: "step-manifest",
+    });
+    expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/MANIFEST.json")).toEqual({
+      step: 5,
+      rank: 2,
+      kind: "rank-manifest",
+    });
+    expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/abc/obj-00000-w.bin")).toEqual({
+      step: 5,
+      rank: 2,
+      kind: "data",
+    });
+    expect(layout.parse("ckpt/run-7/LATEST")).toBeUndefined();
+    expect(layout.parse("ckpt/run-70/step-000000000005/MANIFEST.json")).toBeUndefined();
+    expect(layout.parse("ckpt/run-7/step-5/MANIFEST.json")).toBeUndefined();
+    expect(layout.owns("ckpt/run-70/x")).toBe(false);
+    expect(layout.owns("ckpt/run-7/x")).toBe(true);
+  });
+
+  test("refuses manifest keys that escape the rank folder", () => {
+    const dir = layout.rankDir(1, 0);
+    expect(layout.resolve(dir, "abc/obj.bin")).toBe(`${dir}abc/obj.bin`);
+    expect(() => layout.resolve(dir, "../../x")).toThrow();
+  });
+
+  test("validates job ids and prefixes", () => {
+    for (const bad of ["", "../x", "a/b", ".hidden", "x".repeat(129), "sp ace"]) {
+      expect(() => validateJobId(bad)).toThrow(
+        expect.objectContaining({ code: Code.InvalidArgument }),
+      );
+    }
+    expect(() => new CheckpointLayout("a//b", "j")).toThrow(/prefix/);
+    expect(() => new CheckpointLayout("/abs", "j")).toThrow(/prefix/);
+  });
+
+  test("object file names are storage-safe", () => {
+    expect(objectFileName(3, "model.layers.0/weight ü")).toBe(
+      "obj-00003-model.layers.0_weight__.bin",
+    );
+    expect(objectFileName(0, "")).toBe("obj-00000-_.bin");
+  });
+});
