@@ -70,6 +70,12 @@ interface WorkerEntry {
   currentTask: string;
   resources: ResourceUsage | undefined;
   commands: string[];
+  /**
+   * The membership version this worker was last told about. A heartbeat delivers
+   * `membership_changed` when the current version is newer: O(1) per membership change instead
+   * of one queued command per live worker.
+   */
+  notifiedVersion: number;
   samplesConsumed: number;
 }
 
@@ -373,6 +379,7 @@ class Engine implements CoordinatorEngine {
       currentTask: "",
       resources: undefined,
       commands: [],
+      notifiedVersion: 0,
       samplesConsumed: 0,
     };
     if (returning) this.#retired.delete(entry.workerId);
@@ -397,6 +404,8 @@ class Engine implements CoordinatorEngine {
       "worker registered",
     );
     const ops = this.#membershipChanged("joined", entry);
+    // The joiner learns the membership from its registration answer.
+    entry.notifiedVersion = this.#membershipVersion;
     ops.unshift({ t: "put_worker", worker: toStored(entry) });
     await this.#persist(ops);
     return this.#registerResult(entry);
@@ -459,6 +468,13 @@ class Engine implements CoordinatorEngine {
     if (entry.commands.length > 0) {
       pendingCommands = entry.commands;
       entry.commands = [];
+    }
+    if (entry.notifiedVersion < this.#membershipVersion) {
+      entry.notifiedVersion = this.#membershipVersion;
+      pendingCommands =
+        pendingCommands.length === 0
+          ? [MEMBERSHIP_CHANGED_COMMAND]
+          : [MEMBERSHIP_CHANGED_COMMAND, ...pendingCommands];
     }
     return {
       serverTimeMs: now,
@@ -676,10 +692,11 @@ class Engine implements CoordinatorEngine {
 
   snapshot(): EngineSnapshot {
     const workers: WorkerView[] = [];
-    for (const w of this.#byRank) if (w !== undefined) workers.push(view(w));
+    for (const w of this.#byRank)
+      if (w !== undefined) workers.push(view(w, this.#membershipVersion));
     for (const id of this.#retired.keys()) {
       const w = this.#workers.get(id);
-      if (w !== undefined) workers.push(view(w));
+      if (w !== undefined) workers.push(view(w, this.#membershipVersion));
     }
     return {
       atMs: this.#clock.now(),
@@ -761,9 +778,6 @@ class Engine implements CoordinatorEngine {
     this.#counters.membershipChanges++;
     this.#plansDirty = true;
     this.#lastMembershipChangeMs = this.#clock.now();
-    for (const w of this.#byRank) {
-      if (w !== undefined && w !== entry) this.#enqueue(w, MEMBERSHIP_CHANGED_COMMAND);
-    }
     this.#events.emit({
       type: "membership_changed",
       membershipVersion: this.#membershipVersion,
@@ -936,7 +950,7 @@ const LIVENESS_CHUNK = 500;
 const EMPTY: string[] = [];
 Object.freeze(EMPTY);
 
-function view(w: WorkerEntry): WorkerView {
+function view(w: WorkerEntry, membershipVersion: number): WorkerView {
   return {
     workerId: w.workerId,
     hostname: w.hostname,
@@ -954,7 +968,10 @@ function view(w: WorkerEntry): WorkerView {
     resources: w.resources,
     metadata: w.metadata,
     samplesConsumed: w.samplesConsumed,
-    pendingCommands: [...w.commands],
+    pendingCommands:
+      w.status === "alive" && w.notifiedVersion < membershipVersion
+        ? [MEMBERSHIP_CHANGED_COMMAND, ...w.commands]
+        : [...w.commands],
   };
 }
 
@@ -985,6 +1002,7 @@ function fromStored(s: StoredWorker, deadlineMs: number): WorkerEntry {
     deadlineMs,
     resources: undefined,
     commands: [],
+    notifiedVersion: 0,
     samplesConsumed: 0,
   };
 }

@@ -120,6 +120,7 @@ interface Pending {
  */
 export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore {
   let db: Db;
+  const fullSync = options.synchronous !== "normal";
   try {
     db = new Database(options.path);
     db.pragma("journal_mode = WAL");
@@ -318,8 +319,18 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
+    // A batch of nothing but heartbeat liveness skips the fsync (synchronous=NORMAL for that one
+    // commit): liveness is advisory after a restart (workers get a grace period anyway), and the
+    // next FULL commit makes it durable too. Every other batch is fsynced before callers resume.
+    const livenessOnly =
+      fullSync && batch.every((p) => p.ops.every((op) => op.t === "put_liveness"));
     try {
-      runBatch.immediate(batch);
+      if (livenessOnly) db.pragma("synchronous = NORMAL");
+      try {
+        runBatch.immediate(batch);
+      } finally {
+        if (livenessOnly) db.pragma("synchronous = FULL");
+      }
     } catch (error) {
       const failure = new RuntimeError("coordinator database write failed", {
         code: Code.Unavailable,
