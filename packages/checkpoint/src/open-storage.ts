@@ -1,15 +1,15 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Code, RuntimeError } from "@strata/runtime-core";
-import { createLocalStorage, type StorageBackend } from "@strata/storage";
+import { createLocalStorage, createStorage, type StorageBackend } from "@strata/storage";
 
-/**
- * Opens the storage a CLI `--storage` URI names: `file:///abs/path`, a plain path, or any URI
- * the storage package's factory understands.
- */
+/** Opens the storage a CLI `--storage` value names. Injectable for tests. */
 export type OpenStorage = (uri: string) => Promise<StorageBackend>;
 
-/** The default opener: local paths and `file://` URIs. */
+/**
+ * The CLI's default opener: a plain path opens a local folder; anything with a scheme goes to
+ * `createStorage` from `@strata/storage` (`file:///abs`, `file:rel`, `s3://bucket/prefix?endpoint=…`,
+ * `memory://`). S3 credentials come from the standard AWS environment and files.
+ */
 export const openStorage: OpenStorage = async (uri) => {
   if (typeof uri !== "string" || uri === "") {
     throw new RuntimeError("--storage is required (a path, file:// or s3:// URI)", {
@@ -17,10 +17,6 @@ export const openStorage: OpenStorage = async (uri) => {
       details: { field: "storage" },
     });
   }
-  if (uri.startsWith("file://")) return createLocalStorage({ root: fileURLToPath(uri) });
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return createLocalStorage({ root: path.resolve(uri) });
-  throw new RuntimeError(`unsupported storage URI ${JSON.stringify(uri)} (use a path or file://)`, {
-    code: Code.InvalidArgument,
-    details: { field: "storage" },
-  });
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) return createLocalStorage({ root: path.resolve(uri) });
+  return createStorage(uri);
 };

@@ -1,6 +1,14 @@
-import { createMemoryStorage, type MemoryStorage, type StorageBackend } from "@strata/storage";
+import path from "node:path";
+import {
+  createLocalStorage,
+  createMemoryStorage,
+  type MemoryStorage,
+  type StorageBackend,
+} from "@strata/storage";
+import { createS3Storage } from "@strata/storage/s3";
 import { createCheckpointManager, EXIT, runCli } from "../src/index.js";
-import { keysOf, patternBytes } from "./helpers.js";
+import { keysOf, patternBytes, tempDir } from "./helpers.js";
+import { S3RVER_CREDENTIALS, startS3rver } from "./s3rver.js";
 
 /** Runs the CLI against `storage` (whatever --storage says), capturing output. */
 async function cli(storage: StorageBackend, args: string[], tty = false) {
@@ -120,5 +128,57 @@ describe("strata-checkpoint CLI", () => {
   test("verify with no checkpoints exits notFound", async () => {
     const r = await cli(createMemoryStorage(), ["verify", ...common]);
     expect(r.code).toBe(EXIT.notFound);
+  });
+
+  test("the default opener reaches local folders and S3 by URI", async () => {
+    const { dir, cleanup } = await tempDir();
+    const server = await startS3rver(path.resolve(__dirname, ".."));
+    const env = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_REGION: "us-east-1",
+    });
+    const s3 = createS3Storage({
+      bucket: server.bucket,
+      prefix: "team",
+      endpoint: server.endpoint,
+      credentials: S3RVER_CREDENTIALS,
+      onWarning: () => {},
+    });
+    try {
+      for (const storage of [createLocalStorage({ root: dir }), s3]) {
+        const m = createCheckpointManager({ storage, jobId: "job" });
+        await (await m.save({ step: 4, buffers: { w: patternBytes(1000) } })).committed;
+        await m.close();
+      }
+      const run = async (args: string[]) => {
+        let stdout = "";
+        let stderr = "";
+        const code = await runCli(args, {
+          stdout: { write: (t: string) => (stdout += t) },
+          stderr: { write: (t: string) => (stderr += t) },
+        });
+        return { code, stdout, stderr };
+      };
+      for (const uri of [
+        dir,
+        `file://${dir}`,
+        `s3://${server.bucket}/team?endpoint=${server.endpoint}`,
+      ]) {
+        const r = await run(["verify", "--storage", uri, "--job", "job"]);
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toContain("step 4: OK");
+        expect(r.code).toBe(EXIT.ok);
+      }
+      const bad = await run(["list", "--storage", "ftp://x", "--job", "job"]);
+      expect(bad.code).toBe(EXIT.usage);
+      expect(bad.stderr).toContain("ftp");
+    } finally {
+      process.env = env;
+      await s3.close();
+      await server.dispose();
+      await cleanup();
+    }
   });
 });
