@@ -149,6 +149,48 @@ describe("SQLite store", () => {
     expect(readdirSync(dir).every((f) => f.startsWith("coordinator.db"))).toBe(true);
   });
 
+  test("a liveness-only batch (written without fsync) is still there after reopen", async () => {
+    const path = join(dir, "l.db");
+    const store = createSqliteStore({ path });
+    await store.apply([{ t: "put_worker", worker: worker("a", 0) }]);
+    await store.apply([
+      {
+        t: "put_liveness",
+        workerId: "a",
+        state: "recovering",
+        lastHeartbeatMs: T0 + 9,
+        currentStep: 4,
+        currentEpoch: 2,
+        currentTask: "r",
+      },
+      {
+        t: "put_liveness",
+        workerId: "unknown",
+        state: "idle",
+        lastHeartbeatMs: 1,
+        currentStep: 0,
+        currentEpoch: 0,
+        currentTask: "",
+      },
+    ]);
+    await store.apply([{ t: "set_membership_version", version: 2 }]);
+    await store.close();
+    const reopened = createSqliteStore({ path });
+    const state = await reopened.load();
+    expect(state.workers).toEqual([
+      {
+        ...worker("a", 0),
+        state: "recovering",
+        lastHeartbeatMs: T0 + 9,
+        currentStep: 4,
+        currentEpoch: 2,
+        currentTask: "r",
+      },
+    ]);
+    expect(state.membershipVersion).toBe(2);
+    await reopened.close();
+  });
+
   test("a database from a newer coordinator is refused; an unopenable path is UNAVAILABLE", async () => {
     const path = join(dir, "v.db");
     const store = createSqliteStore({ path });
