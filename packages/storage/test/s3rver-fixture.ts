@@ -15,6 +15,10 @@ export interface S3rverFixture {
   readonly dataDir: string;
   /** Kills the server at once (SIGKILL), as a crash would. */
   kill(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing answers. */
+  pause(): void;
+  /** Thaws a paused server (SIGCONT). */
+  resume(): void;
   /** Starts the server again on the same port and data folder. */
   restart(): Promise<void>;
   /** Stops the server and removes its data. */
@@ -106,7 +110,12 @@ export async function startS3rver(bucket = "strata-test"): Promise<S3rverFixture
   const kill = async () => {
     const proc = child;
     child = undefined;
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    if (
+      proc === undefined ||
+      proc.exitCode !== null ||
+      (proc.signalCode !== null && proc.signalCode !== "SIGSTOP")
+    )
+      return;
     const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
     proc.kill("SIGKILL");
     await exited;
@@ -118,6 +127,8 @@ export async function startS3rver(bucket = "strata-test"): Promise<S3rverFixture
     bucket,
     dataDir,
     kill,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
     restart: launch,
     async dispose() {
       await kill();
