@@ -74,9 +74,10 @@ export function buildPreferenceRing(
     total += c;
   }
   const workerKeys = new Uint32Array(n);
-  // Pack position·2^20 + owner into one double (exact below 2^52) and sort natively.
-  const packed = new Float64Array(total);
   const workerStart = new Int32Array(n + 1);
+  // Unsorted points: position and owner, in (worker, point) order.
+  const rawPos = new Uint32Array(total);
+  const rawOwner = new Int32Array(total);
   let k = 0;
   for (let w = 0; w < n; w++) {
     const h = hash64(`shard-worker:${workerIds[w] as string}`, seed);
@@ -86,20 +87,21 @@ export function buildPreferenceRing(
     workerStart[w] = k;
     const c = counts[w] as number;
     for (let v = 0; v < c; v++) {
-      const pos = fmix32((fmix32((Math.imul(v + 1, 0x9e37_79b1) ^ lo) >>> 0) + hi) >>> 0);
-      packed[k++] = pos * 1_048_576 + w;
+      rawPos[k] = fmix32((fmix32((Math.imul(v + 1, 0x9e37_79b1) ^ lo) >>> 0) + hi) >>> 0);
+      rawOwner[k++] = w;
     }
   }
   workerStart[n] = k;
-  packed.sort();
+  // Stable LSD radix sort by position (two 16-bit digits): equal positions stay in owner order.
+  const order = radixOrder(rawPos);
   const positions = new Uint32Array(total);
   const owners = new Int32Array(total);
   const pointsOf = new Int32Array(total);
   const fill = workerStart.slice(0, n);
   for (let i = 0; i < total; i++) {
-    const p = packed[i] as number;
-    const w = p % 1_048_576;
-    positions[i] = (p - w) / 1_048_576;
+    const from = order[i] as number;
+    const w = rawOwner[from] as number;
+    positions[i] = rawPos[from] as number;
     owners[i] = w;
     pointsOf[fill[w] as number] = i;
     fill[w] = (fill[w] as number) + 1;
@@ -127,4 +129,30 @@ export function firstPointAtOrAfter(ring: PreferenceRing, pos: number): number {
     else hi = mid;
   }
   return lo === positions.length ? 0 : lo;
+}
+
+/** Indexes that sort `keys` ascending; stable (LSD radix sort, two 16-bit passes). */
+function radixOrder(keys: Uint32Array): Int32Array {
+  const n = keys.length;
+  let src = new Int32Array(n);
+  let dst = new Int32Array(n);
+  for (let i = 0; i < n; i++) src[i] = i;
+  const counts = new Int32Array(65_537);
+  for (const shift of [0, 16]) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const digit = ((keys[i] as number) >>> shift) & 0xffff;
+      counts[digit + 1] = (counts[digit + 1] as number) + 1;
+    }
+    for (let d = 0; d < 65_536; d++)
+      counts[d + 1] = (counts[d + 1] as number) + (counts[d] as number);
+    for (let i = 0; i < n; i++) {
+      const from = src[i] as number;
+      const digit = ((keys[from] as number) >>> shift) & 0xffff;
+      dst[counts[digit] as number] = from;
+      counts[digit] = (counts[digit] as number) + 1;
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
 }
