@@ -404,8 +404,6 @@ class Engine implements CoordinatorEngine {
       "worker registered",
     );
     const ops = this.#membershipChanged("joined", entry);
-    // The joiner learns the membership from its registration answer.
-    entry.notifiedVersion = this.#membershipVersion;
     ops.unshift({ t: "put_worker", worker: toStored(entry) });
     await this.#persist(ops);
     return this.#registerResult(entry);
@@ -731,6 +729,8 @@ class Engine implements CoordinatorEngine {
   // ---------------------------------------------------------------- internals
 
   #registerResult(entry: WorkerEntry): RegisterWorkerResult {
+    // The answer carries the current membership, so the worker need not be told again.
+    entry.notifiedVersion = this.#membershipVersion;
     return {
       workerId: entry.workerId,
       rank: entry.rank,
