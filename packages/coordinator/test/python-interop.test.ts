@@ -115,8 +115,6 @@ describe("Python grpcio workers (the original simulated worker flow)", () => {
       // With 4 live workers, each gets a part of its dataset's shards.
       expect(lines.at(-1)).toMatchObject({ event: "shards" });
     }
-    // Each worker's dataset is covered once by the four workers' assignments... per dataset the
-    // counts sum up over the four workers only when all ask; here each asked for its own dataset.
     const text = await (await fetch(`http://${coordinator.http}/metrics`)).text();
     expect(text).toMatch(/strata_barrier_releases_total 3/);
     expect(text).toMatch(/strata_datasets 4/);
