@@ -339,13 +339,19 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
     waitBarrier: unary("waitBarrier", async (request, call): Promise<BarrierResponse> => {
       const receivedMs = performance.now();
       const input = parseBarrier(request);
-      const cancelled = new AbortController();
+      // One signal per waiter that aborts when the client cancels (or its deadline passes) or the
+      // server shuts down. Listeners are removed in `finally`, so nothing piles up on the
+      // long-lived shutdown signal.
+      const waiter = new AbortController();
       const onCancel = () =>
-        cancelled.abort(
+        waiter.abort(
           new RuntimeError("barrier wait cancelled by the client", { code: Code.Canceled }),
         );
+      const onShutdown = () => waiter.abort(shutdownSignal.reason);
       call.once("cancelled", onCancel);
-      const signal = AbortSignal.any([cancelled.signal, shutdownSignal]);
+      if (shutdownSignal.aborted) onShutdown();
+      else shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+      const signal = waiter.signal;
       try {
         const result = await engine.waitBarrier({
           workerId: input.workerId,
@@ -384,6 +390,7 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         };
       } finally {
         call.removeListener("cancelled", onCancel);
+        shutdownSignal.removeEventListener("abort", onShutdown);
       }
     }),
   };
