@@ -234,6 +234,46 @@ describe("assignShards", () => {
       );
     });
 
+    it("keeps bounds when weights and ε change between plans, even extreme ones (property)", () => {
+      const weightArb = fc.option(fc.double({ min: 0.001, max: 1_000_000, noNaN: true }), {
+        nil: undefined,
+      });
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 500 }),
+          fc.array(weightArb, { minLength: 1, maxLength: 25 }),
+          fc.array(weightArb, { minLength: 1, maxLength: 25 }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          fc.double({ min: 0, max: 1, noNaN: true }),
+          (totalShards, before, after, eps0, eps1) => {
+            const specs = (ws: (number | undefined)[]) =>
+              ws.map((weight, i) => ({
+                workerId: `w${i}`,
+                ...(weight === undefined ? {} : { weight }),
+              }));
+            const p0 = assignShards({
+              ...base,
+              totalShards,
+              workers: specs(before),
+              epsilon: eps0,
+            });
+            expectExactlyOnce(p0);
+            expectWithinBounds(p0);
+            const p1 = assignShards({
+              ...base,
+              totalShards,
+              workers: specs(after),
+              epsilon: eps1,
+              previous: p0,
+            });
+            expectExactlyOnce(p1);
+            expectWithinBounds(p1);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+
     it("moves exactly the leaver's shards for 10,000 shards over 1,000 workers", () => {
       const input = { ...base, totalShards: 10_000 };
       const p0 = assignShards({ ...input, workers: workers(1000) });

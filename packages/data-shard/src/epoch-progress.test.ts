@@ -257,3 +257,26 @@ describe("epoch progress", () => {
     );
   });
 });
+
+describe("markConsumed merging", () => {
+  it("gives the same ranges as merging everything at once (property)", () => {
+    const rangeArb = fc
+      .tuple(fc.integer({ min: 0, max: 199 }), fc.integer({ min: 1, max: 40 }))
+      .map(([start, len]) => ({ start, end: Math.min(200, start + len) }));
+    fc.assert(
+      fc.property(fc.array(fc.array(rangeArb, { maxLength: 5 }), { maxLength: 10 }), (batches) => {
+        let p = createEpochProgress({ ...spec, totalSamples: 200, shardSize: 10 });
+        const all: SampleRange[] = [];
+        for (const batch of batches) {
+          if (batch.length === 0) continue;
+          p = markConsumed(p, batch);
+          all.push(...batch);
+        }
+        expect(p.consumed).toEqual(mergeRanges(all));
+        expect(
+          consumedSamples(p) + remainingRanges(p).reduce((n, r) => n + r.end - r.start, 0),
+        ).toBe(200);
+      }),
+    );
+  });
+});

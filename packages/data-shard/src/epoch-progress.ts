@@ -118,7 +118,7 @@ export function markConsumed(
   } else {
     added = [checkRange("range", what as SampleRange, geometry.totalSamples)];
   }
-  return { ...progress, consumed: mergeRanges([...progress.consumed, ...added]) };
+  return { ...progress, consumed: mergeSorted(progress.consumed, mergeRanges(added)) };
 }
 
 /** Unconsumed positions of the epoch, sorted and merged. */
@@ -301,6 +301,33 @@ export function mergeRanges(ranges: readonly SampleRange[]): SampleRange[] {
       if (r.end > last.end) out[out.length - 1] = { start: last.start, end: r.end };
     } else {
       out.push({ start: r.start, end: r.end });
+    }
+  }
+  return out;
+}
+
+/** Union of two sorted, merged range lists in O(a + b). */
+function mergeSorted(a: readonly SampleRange[], b: readonly SampleRange[]): SampleRange[] {
+  if (b.length === 0) return [...a];
+  const out: SampleRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    let next: SampleRange;
+    if (y === undefined || (x !== undefined && x.start <= y.start)) {
+      next = x as SampleRange;
+      i++;
+    } else {
+      next = y;
+      j++;
+    }
+    const last = out[out.length - 1];
+    if (last !== undefined && next.start <= last.end) {
+      if (next.end > last.end) out[out.length - 1] = { start: last.start, end: next.end };
+    } else {
+      out.push(next);
     }
   }
   return out;
