@@ -97,6 +97,7 @@ interface Settings {
   maxProgressEpochsPerDataset: number;
   maxRecentEvents: number;
   maxPendingCommands: number;
+  minReplanIntervalMs: number;
 }
 
 /**
@@ -148,7 +149,7 @@ class Engine implements CoordinatorEngine {
   #sortedLiveCache: readonly string[] | undefined;
   readonly #dirtyLiveness = new Set<WorkerEntry>();
   #plansDirty = false;
-  #lastMembershipChangeMs = 0;
+  #lastDepartureVersion = 0;
 
   #startPromise: Promise<void> | undefined;
   #closePromise: Promise<void> | undefined;
@@ -196,6 +197,7 @@ class Engine implements CoordinatorEngine {
       ),
       maxRecentEvents: positive("maxRecentEvents", options.maxRecentEvents, 1_000),
       maxPendingCommands: positive("maxPendingCommands", options.maxPendingCommands, 16),
+      minReplanIntervalMs: nonNegative("minReplanIntervalMs", options.minReplanIntervalMs, 1_000),
     };
     if (
       options.shardEpsilon !== undefined &&
@@ -211,6 +213,7 @@ class Engine implements CoordinatorEngine {
       liveWorkerIds: () => this.#liveIds(),
       sortedLiveWorkerIds: () => this.#sortedLive(),
       version: () => this.#membershipVersion,
+      lastDepartureVersion: () => this.#lastDepartureVersion,
     };
     this.#barriers = new BarrierHub({
       clock: this.#clock,
@@ -231,6 +234,8 @@ class Engine implements CoordinatorEngine {
       maxShardsPerDataset: this.#s.maxShardsPerDataset,
       maxEpochsPerDataset: this.#s.maxProgressEpochsPerDataset,
       epsilon: options.shardEpsilon,
+      now: () => this.#clock.now(),
+      minReplanIntervalMs: this.#s.minReplanIntervalMs,
     });
     this.#checkpoints = new CheckpointLedger(this.#s.maxCheckpointStepsPerJob, this.#s.maxJobs);
   }
@@ -521,6 +526,7 @@ class Engine implements CoordinatorEngine {
     this.#assertRunning();
     this.#assertLive(input.workerId, `ask for shards of dataset "${input.datasetId}"`);
     const result = this.#datasets.assignments(input.workerId, input.datasetId, input.epoch);
+    this.#noteServedPlan(input.workerId, result.membershipVersion);
     return {
       workerId: input.workerId,
       datasetId: input.datasetId,
@@ -670,9 +676,9 @@ class Engine implements CoordinatorEngine {
     const shardAssignments: EngineShardAssignment[] = [];
     if (live) {
       for (const datasetId of this.#datasets.datasetIds()) {
-        shardAssignments.push(
-          ...this.#datasets.assignments(input.workerId, datasetId, latest.epoch).assignments,
-        );
+        const served = this.#datasets.assignments(input.workerId, datasetId, latest.epoch);
+        this.#noteServedPlan(input.workerId, served.membershipVersion);
+        shardAssignments.push(...served.assignments);
       }
     }
     return {
@@ -777,7 +783,7 @@ class Engine implements CoordinatorEngine {
     this.#membershipVersion++;
     this.#counters.membershipChanges++;
     this.#plansDirty = true;
-    this.#lastMembershipChangeMs = this.#clock.now();
+    if (reason !== "joined") this.#lastDepartureVersion = this.#membershipVersion;
     this.#events.emit({
       type: "membership_changed",
       membershipVersion: this.#membershipVersion,
@@ -844,6 +850,18 @@ class Engine implements CoordinatorEngine {
     return ranks;
   }
 
+  /**
+   * A worker served a plan older than the membership (joins are re-planned at most every
+   * `minReplanIntervalMs`) is told `membership_changed` again on its next heartbeat, so it asks
+   * again and picks up the fresh plan.
+   */
+  #noteServedPlan(workerId: string, planVersion: number): void {
+    if (planVersion >= this.#membershipVersion) return;
+    const entry = this.#workers.get(workerId);
+    if (entry !== undefined && entry.notifiedVersion > planVersion)
+      entry.notifiedVersion = planVersion;
+  }
+
   #assertRunning(): void {
     if (!this.#running) throw notRunning();
   }
@@ -894,13 +912,9 @@ class Engine implements CoordinatorEngine {
       this.#log.warn({ workerId: w.workerId, rank: w.rank, silentForMs }, "worker declared dead");
       this.#persist(ops).catch(() => undefined);
     }
-    // Re-plan active epochs (and report moved shards) once membership has been quiet for one
-    // sweep, so a registration storm costs one re-plan instead of one per worker. Workers that
-    // ask earlier get a fresh plan on demand anyway.
-    if (this.#plansDirty && now - this.#lastMembershipChangeMs >= this.#s.sweepIntervalMs) {
-      this.#plansDirty = false;
-      this.#datasets.refreshPlans();
-    }
+    // Re-plan active epochs (and report moved shards) even when nobody asks; plans made before
+    // joins wait out minReplanIntervalMs (see DatasetHub), so storms cost one re-plan per interval.
+    if (this.#plansDirty) this.#plansDirty = this.#datasets.refreshPlans();
     this.#scheduleSweep();
   }
 
@@ -1011,6 +1025,12 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   const v = value ?? fallback;
   if (!Number.isSafeInteger(v) || v <= 0)
     throw invalidOption(name, "must be a positive integer", v);
+  return v;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 0) throw invalidOption(name, "must be an integer ≥ 0", v);
   return v;
 }
 

@@ -13,6 +13,7 @@ import type { DatasetView, EngineCounters, EngineShardAssignment } from "./types
 
 interface Plan {
   membershipVersion: number;
+  computedAtMs: number;
   workers: readonly string[];
   /** Owner index into `workers` per shard; −1 for complete shards or no workers. */
   owners: Int32Array;
@@ -40,6 +41,8 @@ interface DatasetEntry {
 /** What the dataset hub reads about membership. */
 export interface DatasetMembership {
   version(): number;
+  /** The membership version right after the most recent death or departure (0 if none). */
+  lastDepartureVersion(): number;
   /** Live worker ids, sorted. */
   sortedLiveWorkerIds(): readonly string[];
   isLive(workerId: string): boolean;
@@ -55,6 +58,9 @@ export interface DatasetHubOptions {
   maxShardsPerDataset: number;
   maxEpochsPerDataset: number;
   epsilon: number | undefined;
+  now: () => number;
+  /** See `CoordinatorEngineOptions.minReplanIntervalMs`. */
+  minReplanIntervalMs: number;
 }
 
 /** The outcome of a progress report. */
@@ -324,17 +330,21 @@ export class DatasetHub {
   }
 
   /** Recomputes every plan older than the current membership, emitting how many shards moved. */
-  refreshPlans(): void {
+  refreshPlans(): boolean {
+    let stillStale = false;
     for (const entry of this.#datasets.values()) {
       for (const state of entry.epochs.values()) {
         if (
           state.plan !== undefined &&
           state.plan.membershipVersion !== this.o.membership.version()
         ) {
-          this.#plan(entry, state);
+          if (this.#plan(entry, state).membershipVersion !== this.o.membership.version()) {
+            stillStale = true;
+          }
         }
       }
     }
+    return stillStale;
   }
 
   views(): DatasetView[] {
@@ -417,9 +427,27 @@ export class DatasetHub {
     if (before !== size && after === size) state.completeShards++;
   }
 
+  /**
+   * The epoch's plan. A plan made before workers JOINED is kept for `minReplanIntervalMs` after
+   * it was computed: a startup storm of registrations then costs one re-plan per interval, not
+   * one per worker. The kept plan is self-consistent (every unconsumed shard has exactly one
+   * owner, and progress is checked against the same plan); joiners just get their shards a
+   * moment later. A plan made before a worker DIED or LEFT is replaced at once, so the
+   * survivors take over its shards without delay.
+   */
   #plan(entry: DatasetEntry, state: EpochState): Plan {
     const version = this.o.membership.version();
-    if (state.plan !== undefined && state.plan.membershipVersion === version) return state.plan;
+    const current = state.plan;
+    if (current !== undefined) {
+      if (current.membershipVersion === version) return current;
+      const now = this.o.now();
+      if (
+        current.membershipVersion >= this.o.membership.lastDepartureVersion() &&
+        now - current.computedAtMs < this.o.minReplanIntervalMs
+      ) {
+        return current;
+      }
+    }
     const workers = this.o.membership.sortedLiveWorkerIds();
     const { spec, totalShards } = entry;
     const base = assignOwners({
@@ -464,7 +492,13 @@ export class DatasetHub {
         if (prevIndex < 0 || previous.workers[prevIndex] !== owner) moved++;
       }
     }
-    const plan: Plan = { membershipVersion: version, workers, owners, byWorker };
+    const plan: Plan = {
+      membershipVersion: version,
+      computedAtMs: this.o.now(),
+      workers,
+      owners,
+      byWorker,
+    };
     state.plan = plan;
     if (previous !== undefined) {
       this.o.counters.shardsMoved += moved;

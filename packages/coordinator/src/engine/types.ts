@@ -78,6 +78,14 @@ export interface CoordinatorEngineOptions {
   maxRecentEvents?: number;
   /** Most queued commands per worker; older ones are dropped first. Default 16. */
   maxPendingCommands?: number;
+  /**
+   * Shortest time between two re-plans of one epoch caused by JOINS. A re-plan costs time that
+   * grows with shards × workers (hundreds of ms for 10,000 shards over 1,000 workers), so when
+   * many workers join at once, a plan is reused for this long and each asker is told
+   * `membership_changed` again until it has seen the fresh one. Deaths and departures re-plan at
+   * once. 0 re-plans on every change. Default 1,000 ms.
+   */
+  minReplanIntervalMs?: number;
   /** Load bound slack of the shard assignment: no worker above ceil((1+ε)·fair share). Default: data-shard's default. */
   shardEpsilon?: number;
   /** Extra key/values sent to every worker in `RegisterWorkerResult.config`, after its own metadata. */

@@ -233,7 +233,7 @@ describe("datasets", () => {
   });
 
   test("a started shard stays with its worker when another joins; a dead worker's remainder moves to survivors", async () => {
-    const { engine } = await startEngine();
+    const { engine } = await startEngine({ minReplanIntervalMs: 0 });
     await registerAll(engine, ["a", "b"]);
     await engine.registerDataset(dataset());
     const events: { moved: number }[] = [];
@@ -295,6 +295,40 @@ describe("datasets", () => {
     // owners; its movement is a little above data-shard's sticky mode.
     expect(moved[0]).toBeLessThanOrEqual(Math.ceil(1.5 * before));
     expect(engine.snapshot().counters.shardsMoved).toBe(moved[0]);
+    await engine.close();
+  });
+
+  test("joins re-plan at most every minReplanIntervalMs; askers of a stale plan are told again; deaths re-plan at once", async () => {
+    const { engine, clock } = await startEngine({
+      minReplanIntervalMs: 1_000,
+      heartbeatTimeoutMs: 60_000,
+    });
+    await registerAll(engine, ["a", "b"]);
+    await engine.registerDataset(dataset());
+    const first = engine.getShardAssignments({ workerId: "a", datasetId: "ds", epoch: 0 });
+    expect(first.membershipVersion).toBe(2);
+    // A join storm: the plan of version 2 is kept, consistently for everyone.
+    await registerAll(engine, ["c", "d"]);
+    const c = engine.getShardAssignments({ workerId: "c", datasetId: "ds", epoch: 0 });
+    expect(c).toMatchObject({ membershipVersion: 2, assignments: [] });
+    expect(
+      engine.getShardAssignments({ workerId: "a", datasetId: "ds", epoch: 0 }).assignments,
+    ).toEqual(first.assignments);
+    // c already heard of version 4 at registration, but it saw a version-2 plan: told again.
+    expect(engine.heartbeat({ workerId: "c" }).pendingCommands).toEqual(["membership_changed"]);
+    clock.advance(1_000);
+    const fresh = engine.getShardAssignments({ workerId: "c", datasetId: "ds", epoch: 0 });
+    expect(fresh.membershipVersion).toBe(4);
+    expect(fresh.assignments.length).toBeGreaterThan(0);
+    expect(engine.heartbeat({ workerId: "c" }).pendingCommands).toEqual([]);
+    // A departure right away (well within the interval) is re-planned at once.
+    await engine.deregisterWorker("d");
+    const afterLeave = engine.getShardAssignments({ workerId: "c", datasetId: "ds", epoch: 0 });
+    expect(afterLeave.membershipVersion).toBe(5);
+    const owned = ["a", "b", "c"].flatMap(
+      (id) => engine.getShardAssignments({ workerId: id, datasetId: "ds", epoch: 0 }).assignments,
+    );
+    expect(owned).toHaveLength(100);
     await engine.close();
   });
 
