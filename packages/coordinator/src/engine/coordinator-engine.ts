@@ -467,7 +467,7 @@ class Engine implements CoordinatorEngine {
     if (input.resources !== undefined) entry.resources = input.resources;
     this.#dirtyLiveness.add(entry);
     this.#counters.heartbeats++;
-    let pendingCommands: string[] = EMPTY;
+    let pendingCommands: string[] = [];
     if (entry.commands.length > 0) {
       pendingCommands = entry.commands;
       entry.commands = [];
@@ -960,9 +960,6 @@ class Engine implements CoordinatorEngine {
 
 /** Most workers per liveness transaction. */
 const LIVENESS_CHUNK = 500;
-
-const EMPTY: string[] = [];
-Object.freeze(EMPTY);
 
 function view(w: WorkerEntry, membershipVersion: number): WorkerView {
   return {
