@@ -9,6 +9,7 @@ import {
 } from "./assign-shards.js";
 import { datasetGeometry } from "./dataset-geometry.js";
 import { diffShardPlans } from "./plan-diff.js";
+import { parseShardPlan, serializeShardPlan } from "./shard-plan-json.js";
 import { toShardAssignments } from "./to-shard-assignments.js";
 
 const base = { datasetId: "imagenet", epoch: 0, seed: 42n };
@@ -399,5 +400,44 @@ describe("toShardAssignments", () => {
     expect(() =>
       toShardAssignments(plan, "worker-0", datasetGeometry({ totalSamples: 100, shardSize: 5 })),
     ).toThrow(/geometry\.totalShards/);
+  });
+});
+
+describe("serializeShardPlan / parseShardPlan", () => {
+  it("round-trips a plan, which then works as `previous` after a restart", () => {
+    const p0 = assignShards({
+      ...base,
+      totalShards: 1000,
+      workers: workers(7),
+      shardIds: undefined,
+    });
+    const text = serializeShardPlan(p0);
+    const copy = parseShardPlan(text);
+    expect(copy).toEqual(p0);
+    const next = assignShards({ ...base, totalShards: 1000, workers: workers(6), previous: copy });
+    expect(diffShardPlans(p0, next).moved).toBe(p0.loads.get("worker-6"));
+  });
+
+  it.each([
+    ["bad JSON", "{", /shardPlan is not valid JSON/],
+    ["a wrong version", JSON.stringify({ version: 9 }), /version must be 1/],
+  ])("rejects %s", (_name, text, message) => {
+    expect(() => parseShardPlan(text)).toThrow(message);
+  });
+
+  it("rejects owners that point outside the workers or have the wrong length", () => {
+    const p0 = assignShards({ ...base, totalShards: 3, workers: workers(2) });
+    const o = JSON.parse(serializeShardPlan(p0)) as Record<string, unknown>;
+    const bad = Buffer.alloc(12);
+    bad.writeInt32LE(5, 4);
+    expect(() => parseShardPlan({ ...o, owners: bad.toString("base64") })).toThrow(
+      /owners\[1\] must be −1 or a worker index/,
+    );
+    expect(() => parseShardPlan({ ...o, owners: Buffer.alloc(8).toString("base64") })).toThrow(
+      /owners must hold 3 int32/,
+    );
+    expect(() => parseShardPlan({ ...o, workerIds: ["b", "a"] })).toThrow(
+      /workerIds\[1\] must be sorted and unique/,
+    );
   });
 });

@@ -50,6 +50,7 @@ export type { ShardPlanDiff } from "./plan-diff.js";
 export { countMovedShards, diffShardPlans } from "./plan-diff.js";
 export type { SeededRandom } from "./seeded-random.js";
 export { createSeededRandom } from "./seeded-random.js";
+export { parseShardPlan, SHARD_PLAN_VERSION, serializeShardPlan } from "./shard-plan-json.js";
 export {
   epochSeed,
   fisherYates,
