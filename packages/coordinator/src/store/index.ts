@@ -7,6 +7,7 @@ export type {
   StoredWorker,
   StoreOp,
 } from "./coordinator-store.js";
+export type { MemoryStore, MemoryStoreOptions } from "./memory-store.js";
 export { createMemoryStore } from "./memory-store.js";
 export type { SqliteStoreOptions } from "./sqlite-store.js";
 export { createSqliteStore } from "./sqlite-store.js";
