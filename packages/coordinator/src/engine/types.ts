@@ -406,17 +406,24 @@ export interface CoordinatorEngine {
    */
   registerDataset(spec: DatasetSpec): Promise<{ totalShards: number; created: boolean }>;
   /**
-   * Every shard of a worker's assignment for an epoch over the live workers (bounded-load,
-   * deterministic, seeded). NOT_FOUND for an unknown dataset, FAILED_PRECONDITION when the
-   * worker is not live.
+   * Every shard of a worker's assignment for an epoch over the live workers (data-shard's
+   * bounded-load assignment: deterministic, independent of join order, seeded reading order),
+   * except that shards a worker has started stay with it while it lives. `membershipVersion` is
+   * the version the plan was made for; right after joins it can be older than the current one
+   * (see `minReplanIntervalMs`), and the worker is then told `membership_changed` again.
+   * NOT_FOUND for an unknown dataset, FAILED_PRECONDITION when the worker is not live.
    */
   getShardAssignments(input: ShardRequestInput): ShardAssignmentsResult;
   /** The original GetDataShard answer: the first shard of the list; NOT_FOUND "no shards for this worker" when empty. */
   getDataShard(input: ShardRequestInput): EngineShardAssignment;
   /**
    * Records consumed samples of a shard (durable before it resolves) and pins the rest of the
-   * shard to the reporting worker for this epoch. FAILED_PRECONDITION when the shard belongs to
-   * another worker; OUT_OF_RANGE for ranges outside the shard.
+   * shard to the reporting worker for this epoch. Ranges are positions in [startIndex, endIndex)
+   * in the shard's reading order (data-shard's convention; with shuffle off, sample indices).
+   * Report a shard as soon as you start it (`upTo: startIndex` is a valid claim) so a join cannot
+   * move it away mid-read. FAILED_PRECONDITION when the shard belongs to another worker (ask for
+   * the assignment again); OUT_OF_RANGE for ranges outside the shard; reports on a fully consumed
+   * shard are accepted as no-ops.
    */
   reportShardProgress(input: ShardProgressInput): Promise<ShardProgressResult>;
 
