@@ -25,7 +25,7 @@ import {
   type VerifyOptions,
   type VerifyReport,
 } from "./checkpoint-store.js";
-import { checksumOf } from "./checksum.js";
+import { CHECKSUM_ALGORITHM, checksumOf } from "./checksum.js";
 import { COMPRESSIONS, type Compression } from "./compression.js";
 import { CheckpointLayout, MAX_RANK, objectFileName } from "./layout.js";
 import {
@@ -161,7 +161,7 @@ export interface CloseOptions {
  * {@link StorageBackend}.
  *
  * `save` copies the state (the only stall training sees) and returns; a background pipeline
- * streams each buffer to storage with its CRC32C computed on the way, then writes the rank
+ * streams each buffer to storage with its XXH3-64 checksum computed on the way, then writes the rank
  * manifest create-only, then (when every rank has committed) the step manifest. Readers only see
  * steps whose step manifest exists, so a crash at any moment leaves either the previous
  * checkpoints or the new one, never a half-written one that looks complete.
@@ -630,7 +630,7 @@ export class CheckpointManager implements AsyncDisposable {
             key: relativeKey,
             sizeBytes: result.sizeBytes,
             checksum: result.checksum,
-            algorithm: "crc32c",
+            algorithm: CHECKSUM_ALGORITHM,
             compression: this.#compression,
             rawSizeBytes: result.rawSizeBytes,
             dtype: b.dtype,

@@ -287,6 +287,7 @@ interface InspectDetail {
       rawSizeBytes: number;
       compression: string;
       checksum: string;
+      algorithm: string;
       dtype: string;
       key: string;
     }[];
@@ -327,6 +328,7 @@ async function inspect(manager: CheckpointManager, step: number): Promise<Inspec
         rawSizeBytes: o.rawSizeBytes,
         compression: o.compression,
         checksum: o.checksum,
+        algorithm: o.algorithm,
         dtype: o.dtype,
         key: o.key,
       })),
@@ -346,14 +348,14 @@ function formatInspect(d: InspectDetail): string {
   for (const r of d.ranks) {
     text += `\nrank ${r.rank} (attempt ${r.attemptId}):\n`;
     text += table(
-      ["NAME", "DTYPE", "SIZE", "RAW", "COMPRESSION", "CRC32C"],
+      ["NAME", "DTYPE", "SIZE", "RAW", "COMPRESSION", "CHECKSUM"],
       r.objects.map((o) => [
         o.name,
         o.dtype,
         String(o.sizeBytes),
         String(o.rawSizeBytes),
         o.compression,
-        o.checksum,
+        `${o.algorithm}:${o.checksum}`,
       ]),
     );
   }

@@ -23,7 +23,7 @@ export type {
   VerifyReport,
 } from "./checkpoint-store.js";
 export type { ChecksumAlgorithm } from "./checksum.js";
-export { CHECKSUM_ALGORITHM } from "./checksum.js";
+export { CHECKSUM_ALGORITHM, CHECKSUM_ALGORITHMS } from "./checksum.js";
 export type { CliIo } from "./cli-program.js";
 export { EXIT, runCli } from "./cli-program.js";
 export type { Compression } from "./compression.js";

@@ -1,5 +1,5 @@
 import { Code, RuntimeError } from "@strata/runtime-core";
-import { CHECKSUM_ALGORITHM, type ChecksumAlgorithm, checksumOf } from "./checksum.js";
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumOf } from "./checksum.js";
 import { COMPRESSIONS, type Compression } from "./compression.js";
 
 /** The manifest format this version writes. Readers refuse newer formats with `FailedPrecondition`. */
@@ -80,7 +80,7 @@ export interface StepManifestRank {
   rank: number;
   /** Rank manifest key, relative to the step folder (`rank-00003/MANIFEST.json`). */
   manifestKey: string;
-  /** CRC32C of the rank manifest's stored bytes. */
+  /** Checksum (XXH3-64) of the rank manifest's stored bytes. */
   manifestChecksum: string;
   totalSizeBytes: number;
   objectCount: number;
@@ -102,7 +102,7 @@ export interface StepManifest {
 }
 
 /**
- * Serialises a manifest with a self-checksum: `manifestChecksum` is the CRC32C of the compact JSON
+ * Serialises a manifest with a self-checksum: `manifestChecksum` is the XXH3-64 of the compact JSON
  * of every other field, in order. A reader re-serialises the parsed fields and compares, so a
  * flipped byte anywhere in the manifest is caught, even one that still parses.
  */
@@ -149,7 +149,7 @@ export function decodeRankManifest(bytes: Uint8Array, key: string): RankManifest
     if (!COMPRESSIONS.includes(compression as Compression))
       throw corrupt(key, `objects[${i}].compression ${JSON.stringify(compression)} is unknown`);
     const algorithm = o.string("algorithm");
-    if (algorithm !== CHECKSUM_ALGORITHM)
+    if (!CHECKSUM_ALGORITHMS.includes(algorithm as ChecksumAlgorithm))
       throw corrupt(key, `objects[${i}].algorithm ${JSON.stringify(algorithm)} is unknown`);
     const dtype = o.string("dtype");
     if (!DTYPES.includes(dtype as Dtype))
@@ -159,7 +159,7 @@ export function decodeRankManifest(bytes: Uint8Array, key: string): RankManifest
       key: o.string("key"),
       sizeBytes: o.count("sizeBytes"),
       checksum: o.string("checksum"),
-      algorithm: CHECKSUM_ALGORITHM,
+      algorithm: algorithm as ChecksumAlgorithm,
       compression: compression as Compression,
       rawSizeBytes: o.count("rawSizeBytes"),
       dtype: dtype as Dtype,

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { type CallOptions, Code, RuntimeError, retry } from "@strata/runtime-core";
 import type { StorageBackend } from "@strata/storage";
-import { CHECKSUM_ALGORITHM, Crc32c } from "./checksum.js";
+import { CHECKSUM_ALGORITHMS, createHasher } from "./checksum.js";
 import { type Compression, encodeLz4Frame, Lz4FrameDecoder } from "./compression.js";
 import type { ManifestObject } from "./manifest.js";
 
@@ -62,7 +62,7 @@ export async function writeObject(
 
 /** An async iterator of stored chunks that prepares the next chunk while the current one is written. */
 class ChunkPipeline implements AsyncIterableIterator<Uint8Array> {
-  readonly checksum = new Crc32c();
+  readonly checksum = createHasher();
   storedBytes = 0;
   #offset = 0;
   #ready: Promise<Uint8Array | undefined>;
@@ -147,7 +147,7 @@ export async function readObject(
       cause,
       details: { key, name: entry.name },
     });
-  if (entry.algorithm !== CHECKSUM_ALGORITHM)
+  if (!CHECKSUM_ALGORITHMS.includes(entry.algorithm))
     throw lost(`uses unknown checksum ${entry.algorithm}`);
   let stream: Readable;
   try {
@@ -166,7 +166,7 @@ export async function readObject(
     out?.set(chunk, rawBytes);
     rawBytes += chunk.length;
   };
-  const crc = new Crc32c();
+  const crc = createHasher(entry.algorithm);
   const decoder = entry.compression === "lz4" ? new Lz4FrameDecoder(key) : undefined;
   try {
     for await (const chunk of stream as AsyncIterable<Uint8Array>) {
@@ -189,7 +189,7 @@ export async function readObject(
   }
   if (crc.digest() !== entry.checksum) {
     throw lost(
-      `fails its checksum: ${CHECKSUM_ALGORITHM} ${crc.digest()}, manifest says ${entry.checksum}`,
+      `fails its checksum: ${entry.algorithm} ${crc.digest()}, manifest says ${entry.checksum}`,
     );
   }
   if (out !== undefined) {
