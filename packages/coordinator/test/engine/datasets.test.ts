@@ -298,6 +298,44 @@ describe("datasets", () => {
     await engine.close();
   });
 
+  test("a zero-length report claims a shard: it stays with its worker across joins", async () => {
+    const { engine } = await startEngine({ minReplanIntervalMs: 0 });
+    await registerAll(engine, ["a"]);
+    await engine.registerDataset(dataset());
+    const all = engine.getShardAssignments({
+      workerId: "a",
+      datasetId: "ds",
+      epoch: 0,
+    }).assignments;
+    expect(all).toHaveLength(100);
+    const claimed = all.slice(0, 60);
+    for (const s of claimed) {
+      const ack = await engine.reportShardProgress({
+        workerId: "a",
+        datasetId: "ds",
+        epoch: 0,
+        shardId: s.shardId,
+        upTo: s.startIndex,
+      });
+      expect(ack.consumedSamples).toBe(0);
+    }
+    await registerAll(engine, ["b"]);
+    const mine = new Set(
+      engine
+        .getShardAssignments({ workerId: "a", datasetId: "ds", epoch: 0 })
+        .assignments.map((s) => s.shardId),
+    );
+    for (const s of claimed) expect(mine.has(s.shardId)).toBe(true);
+    const theirs = engine.getShardAssignments({
+      workerId: "b",
+      datasetId: "ds",
+      epoch: 0,
+    }).assignments;
+    expect(theirs.length + mine.size).toBe(100);
+    expect(theirs.length).toBeGreaterThan(0);
+    await engine.close();
+  });
+
   test("joins re-plan at most every minReplanIntervalMs; askers of a stale plan are told again; deaths re-plan at once", async () => {
     const { engine, clock } = await startEngine({
       minReplanIntervalMs: 1_000,
