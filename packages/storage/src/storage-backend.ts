@@ -12,7 +12,11 @@ export interface ObjectInfo {
   etag?: string;
 }
 
-/** The body of a put: bytes in memory, or a stream of chunks (a Node `Readable` is one). */
+/**
+ * The body of a put: bytes in memory, or a stream of chunks (a Node `Readable` is one). A chunk
+ * belongs to the backend once yielded: do not modify or reuse it afterwards (backends may hold it
+ * until the put ends, e.g. to assemble an S3 part).
+ */
 export type PutBody = Uint8Array | AsyncIterable<Uint8Array>;
 
 /** Options for {@link StorageBackend.put}. */
@@ -55,7 +59,8 @@ export interface ListOptions extends CallOptions {
  * - Keys are `/`-separated relative paths (see `validateKey`); an invalid key fails with
  *   `InvalidArgument` before any I/O.
  * - Every call takes an `AbortSignal` and a timeout (`CallOptions`), and fails with `Canceled` or
- *   `DeadlineExceeded` when they end it.
+ *   `DeadlineExceeded` when they end it. For `put` they also bound reading a streamed body; for
+ *   `getStream` and `list` they bound the whole stream or iteration, not only its start.
  * - Errors are `RuntimeError`s: `NotFound`, `AlreadyExists`, `PermissionDenied`,
  *   `InvalidArgument`, `OutOfRange`, `Unavailable`, `DeadlineExceeded`, `Canceled`.
  */

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,7 +29,12 @@ export interface S3rverFixture {
 function s3rverBin(): string {
   let pkg: string;
   try {
-    pkg = require.resolve("s3rver/package.json");
+    // `require` exists under jest (CommonJS); the benchmark runs as ESM, from the package folder.
+    const resolver =
+      typeof require === "function"
+        ? require
+        : createRequire(path.join(process.cwd(), "package.json"));
+    pkg = resolver.resolve("s3rver/package.json");
   } catch {
     throw new Error(
       "s3rver is not installed: run `pnpm install` (it is a devDependency of @strata/storage)",

@@ -1,0 +1,263 @@
+// Storage benchmark: each figure is a ratio against a peer measured in the same run.
+//   local put (1 MiB, 64 MiB, 512 MiB) vs plain fs open + write + fsync + close   target >= 0.9x
+//   S3 upload / download of 256 MiB vs `/usr/bin/aws s3 cp` to the same s3rver      target >= 1.0x
+// Run: pnpm --filter @strata/storage bench   (env BENCH_QUICK=1 for a shorter run)
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { mkdtemp, open, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createLocalStorage } from "../src/index.js";
+import { createS3Storage } from "../src/s3/index.js";
+import { S3RVER_CREDENTIALS, startS3rver } from "../test/s3rver-fixture.js";
+
+const MiB = 1024 * 1024;
+const quick = process.env.BENCH_QUICK === "1";
+const AWS_CLI = "/usr/bin/aws";
+
+interface Row {
+  name: string;
+  oursMBs: number;
+  peerMBs: number;
+  target: number;
+  note?: string;
+}
+const rows: Row[] = [];
+
+const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+async function time(fn: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+/** Runs ours and the peer alternately `rounds` times; returns the median ms of each. */
+async function compare(
+  rounds: number,
+  ours: () => Promise<void>,
+  peer: () => Promise<void>,
+  between: () => Promise<void> = async () => undefined,
+): Promise<[number, number]> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    // Alternate who goes first, so page-cache and writeback effects fall on both sides.
+    if (i % 2 === 0) {
+      a.push(await time(ours));
+      b.push(await time(peer));
+    } else {
+      b.push(await time(peer));
+      a.push(await time(ours));
+    }
+    await between();
+  }
+  if (process.env.BENCH_VERBOSE === "1") {
+    console.log(`  ours ms: ${a.map((x) => x.toFixed(0)).join(" ")}`);
+    console.log(`  peer ms: ${b.map((x) => x.toFixed(0)).join(" ")}`);
+  }
+  return [median(a), median(b)];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function plainWrite(file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(file, "w", 0o644);
+  try {
+    let offset = 0;
+    while (offset < bytes.length)
+      offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function benchLocal(dir: string): Promise<void> {
+  const storage = createLocalStorage({ root: path.join(dir, "ours") });
+  const peerDir = path.join(dir, "peer");
+  await rm(peerDir, { recursive: true, force: true });
+  await import("node:fs/promises").then((fs) => fs.mkdir(peerDir, { recursive: true }));
+  const sizes: Array<[string, number, number]> = quick
+    ? [
+        ["1 MiB", MiB, 20],
+        ["64 MiB", 64 * MiB, 3],
+        ["512 MiB", 512 * MiB, 1],
+      ]
+    : [
+        ["1 MiB", MiB, 60],
+        ["64 MiB", 64 * MiB, 7],
+        ["512 MiB", 512 * MiB, 3],
+      ];
+  for (const [label, size, rounds] of sizes) {
+    const bytes = randomBytes(size);
+    // Every round writes new names and removes the previous round's files untimed (then flushes
+    // the journal), so neither side pays for freeing the old blocks (this disk is mounted with
+    // `discard`, which makes freeing cost as much as writing) and both measure put vs write+fsync.
+    let round = 0;
+    const [ours, peer] = await compare(
+      rounds,
+      async () => {
+        await storage.put(`bench/obj-${round}`, bytes);
+      },
+      async () => {
+        await plainWrite(path.join(peerDir, `obj-${round}`), bytes);
+      },
+      async () => {
+        await storage.delete(`bench/obj-${round}`);
+        await unlink(path.join(peerDir, `obj-${round}`));
+        round++;
+        await syncFs(dir);
+      },
+    );
+    rows.push({
+      name: `local put ${label}`,
+      oursMBs: mbps(size, ours),
+      peerMBs: mbps(size, peer),
+      target: 0.9,
+    });
+  }
+  await rm(path.join(dir, "ours"), { recursive: true, force: true });
+  await rm(peerDir, { recursive: true, force: true });
+}
+
+/** Flushes the file system (untimed housekeeping between rounds). */
+async function syncFs(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function aws(endpoint: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      AWS_CLI,
+      ["--endpoint-url", endpoint, ...args, ...(args[1] === "cp" ? ["--only-show-errors"] : [])],
+      {
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: process.env.HOME ?? "/tmp",
+          AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+          AWS_DEFAULT_REGION: "us-east-1",
+          AWS_EC2_METADATA_DISABLED: "true",
+        },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let err = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`aws ${args.join(" ")}: ${code} ${err}`)),
+    );
+  });
+}
+
+async function benchS3(dir: string): Promise<void> {
+  if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} is missing: apt-get install awscli`);
+  const server = await startS3rver("bench");
+  try {
+    const size = 256 * MiB;
+    const source = path.join(dir, "source.bin");
+    await writeFile(source, randomBytes(size));
+    const storage = createS3Storage({
+      bucket: server.bucket,
+      endpoint: server.endpoint,
+      credentials: S3RVER_CREDENTIALS,
+      partSizeBytes: Number(process.env.BENCH_PART_MIB ?? 16) * MiB,
+      queueSize: Number(process.env.BENCH_QUEUE ?? 4),
+    });
+    const rounds = quick ? 1 : 3;
+    // Startup of the CLI alone (python + botocore import), to show how much of its time it is.
+    const startupMs = median(
+      await Promise.all(
+        [0].map(() =>
+          time(() => aws(server.endpoint, ["s3api", "head-bucket", "--bucket", server.bucket])),
+        ),
+      ),
+    );
+
+    const [up, upPeer] = await compare(
+      rounds,
+      async () => {
+        await storage.put("ours/obj.bin", createReadStream(source, { highWaterMark: MiB }), {
+          sizeHint: size,
+        });
+      },
+      () => aws(server.endpoint, ["s3", "cp", source, `s3://${server.bucket}/peer/obj.bin`]),
+    );
+    rows.push({
+      name: "S3 upload 256 MiB (file -> s3rver)",
+      oursMBs: mbps(size, up),
+      peerMBs: mbps(size, upPeer),
+      target: 1.0,
+      note: `aws startup alone ${startupMs.toFixed(0)} ms`,
+    });
+
+    const oursOut = path.join(dir, "ours.out");
+    const peerOut = path.join(dir, "peer.out");
+    const [down, downPeer] = await compare(
+      rounds,
+      async () => {
+        await pipeline(await storage.getStream("ours/obj.bin"), createWriteStream(oursOut));
+      },
+      () => aws(server.endpoint, ["s3", "cp", `s3://${server.bucket}/peer/obj.bin`, peerOut]),
+    );
+    rows.push({
+      name: "S3 download 256 MiB (s3rver -> file)",
+      oursMBs: mbps(size, down),
+      peerMBs: mbps(size, downPeer),
+      target: 1.0,
+    });
+    const [got, want] = await Promise.all([readFile(oursOut), readFile(source)]);
+    if (!got.equals(want)) throw new Error("S3 download is not byte-exact");
+    await storage.close();
+    await unlink(oursOut).catch(() => undefined);
+    await unlink(peerOut).catch(() => undefined);
+  } finally {
+    await server.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "strata-storage-bench-"));
+  try {
+    console.log(
+      `storage bench (${quick ? "quick" : "full"}), temp dir ${dir}, node ${process.version}`,
+    );
+    if (process.env.BENCH_ONLY !== "s3") await benchLocal(dir);
+    if (process.env.BENCH_ONLY !== "local") await benchS3(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log("");
+  console.log(
+    `${"benchmark".padEnd(40)} ${"ours MB/s".padStart(10)} ${"peer MB/s".padStart(10)} ${"ratio".padStart(7)}  target  result`,
+  );
+  let failed = 0;
+  for (const row of rows) {
+    const ratio = row.oursMBs / row.peerMBs;
+    const pass = ratio >= row.target;
+    if (!pass) failed++;
+    console.log(
+      `${row.name.padEnd(40)} ${row.oursMBs.toFixed(1).padStart(10)} ${row.peerMBs.toFixed(1).padStart(10)} ${ratio.toFixed(2).padStart(6)}x  >=${row.target.toFixed(1)}x  ${pass ? "PASS" : "FAIL"}${row.note ? `  (${row.note})` : ""}`,
+    );
+  }
+  console.log(`\n${rows.length - failed} passed, ${failed} failed`);
+}
+
+await main();
