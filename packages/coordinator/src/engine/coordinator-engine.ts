@@ -236,6 +236,9 @@ class Engine implements CoordinatorEngine {
       epsilon: options.shardEpsilon,
       now: () => this.#clock.now(),
       minReplanIntervalMs: this.#s.minReplanIntervalMs,
+      persistInBackground: (ops) => {
+        this.#persist(ops).catch(() => undefined);
+      },
     });
     this.#checkpoints = new CheckpointLedger(this.#s.maxCheckpointStepsPerJob, this.#s.maxJobs);
   }
@@ -283,7 +286,7 @@ class Engine implements CoordinatorEngine {
       this.#workers.set(stored.workerId, fromStored(stored, 0));
       this.#retired.set(stored.workerId, true);
     }
-    this.#datasets.restore(state.datasets, state.shardProgress);
+    this.#datasets.restore(state.datasets, state.shardProgress, state.shardPlans);
     this.#checkpoints.restore(state.checkpointSteps, state.checkpoints);
     if (fixups.length > 0) await this.#store.apply(fixups);
     this.#running = true;

@@ -1,3 +1,4 @@
+import { parseShardPlan, type ShardPlan, serializeShardPlan } from "@strata/data-shard";
 import {
   Code,
   type DatasetSpec,
@@ -5,7 +6,12 @@ import {
   RuntimeError,
   type SampleRange,
 } from "@strata/runtime-core";
-import type { StoredDataset, StoredShardProgress, StoreOp } from "../store/coordinator-store.js";
+import type {
+  StoredDataset,
+  StoredShardPlan,
+  StoredShardProgress,
+  StoreOp,
+} from "../store/coordinator-store.js";
 import type { EventFeed } from "./event-feed.js";
 import { mergeRanges, rangesLength, remainingRanges } from "./sample-ranges.js";
 import { assignOwners, shardReadingOrder, totalShardsOf } from "./shard-assigner.js";
@@ -36,6 +42,12 @@ interface DatasetEntry {
   totalShards: number;
   registeredAtMs: number;
   epochs: Map<number, EpochState>;
+  /**
+   * The shard ownership in force (data-shard's plan; ownership does not depend on the epoch).
+   * Each re-plan passes it as `previous`, so a membership change moves only the shards it must,
+   * and it is persisted so a restarted coordinator keeps the same owners.
+   */
+  ownership: ShardPlan | undefined;
 }
 
 /** What the dataset hub reads about membership. */
@@ -58,6 +70,11 @@ export interface DatasetHubOptions {
   maxShardsPerDataset: number;
   maxEpochsPerDataset: number;
   epsilon: number | undefined;
+  /**
+   * Persists store ops produced outside a request that returns ops (a re-plan's new ownership).
+   * Fire-and-forget: a lost write only costs extra movement after a restart.
+   */
+  persistInBackground: (ops: StoreOp[]) => void;
   now: () => number;
   /** See `CoordinatorEngineOptions.minReplanIntervalMs`. */
   minReplanIntervalMs: number;
@@ -89,14 +106,35 @@ export class DatasetHub {
     return this.#datasets.size;
   }
 
-  restore(datasets: readonly StoredDataset[], progress: readonly StoredShardProgress[]): void {
+  restore(
+    datasets: readonly StoredDataset[],
+    progress: readonly StoredShardProgress[],
+    plans: readonly StoredShardPlan[] = [],
+  ): void {
     for (const d of datasets) {
       this.#datasets.set(d.spec.datasetId, {
         spec: d.spec,
         totalShards: d.totalShards,
         registeredAtMs: d.registeredAtMs,
         epochs: new Map(),
+        ownership: undefined,
       });
+    }
+    for (const p of plans) {
+      const entry = this.#datasets.get(p.datasetId);
+      if (entry === undefined) continue;
+      try {
+        const plan = parseShardPlan(p.plan);
+        if (plan.datasetId === p.datasetId && plan.totalShards === entry.totalShards) {
+          entry.ownership = plan;
+        }
+      } catch (error) {
+        // A plan we cannot read only costs movement: the next re-plan starts history-free.
+        this.o.logger.warn(
+          { err: error, datasetId: p.datasetId },
+          "ignoring unreadable stored shard plan",
+        );
+      }
     }
     for (const p of progress) {
       const entry = this.#datasets.get(p.datasetId);
@@ -143,7 +181,7 @@ export class DatasetHub {
       );
     }
     const stored: StoredDataset = { spec, totalShards, registeredAtMs: nowMs };
-    this.#datasets.set(spec.datasetId, { ...stored, epochs: new Map() });
+    this.#datasets.set(spec.datasetId, { ...stored, epochs: new Map(), ownership: undefined });
     this.o.events.emit({ type: "dataset_registered", datasetId: spec.datasetId, totalShards });
     this.o.logger.info({ datasetId: spec.datasetId, totalShards }, "dataset registered");
     return { totalShards, created: true, ops: [{ t: "put_dataset", dataset: stored }] };
@@ -450,14 +488,25 @@ export class DatasetHub {
     }
     const workers = this.o.membership.sortedLiveWorkerIds();
     const { spec, totalShards } = entry;
-    const base = assignOwners({
+    const assigned = assignOwners({
       datasetId: spec.datasetId,
       seed: spec.seed,
       epoch: state.epoch,
       totalShards,
       workers,
       epsilon: this.o.epsilon,
+      previous: entry.ownership,
     });
+    const base = assigned.owners;
+    if (assigned.plan !== undefined && assigned.plan !== entry.ownership) {
+      entry.ownership = assigned.plan;
+      this.o.persistInBackground([
+        {
+          t: "put_shard_plan",
+          plan: { datasetId: spec.datasetId, plan: serializeShardPlan(assigned.plan) },
+        },
+      ]);
+    }
     const index = new Map<string, number>();
     for (let i = 0; i < workers.length; i++) index.set(workers[i] as string, i);
     const owners = new Int32Array(totalShards).fill(-1);

@@ -44,6 +44,15 @@ export interface StoredShardProgress {
   ownerWorkerId: string;
 }
 
+/**
+ * The shard ownership plan in force for a dataset, as data-shard's `serializeShardPlan` JSON.
+ * Kept so a restarted coordinator re-plans from the same owners (minimal movement).
+ */
+export interface StoredShardPlan {
+  datasetId: string;
+  plan: string;
+}
+
 /** One checkpoint step of one job: how many rank parts it needs, and whether all arrived. */
 export interface StoredCheckpointStep {
   jobId: string;
@@ -76,6 +85,7 @@ export type StoreOp =
   | { t: "set_membership_version"; version: number }
   | { t: "put_dataset"; dataset: StoredDataset }
   | { t: "put_shard_progress"; progress: StoredShardProgress }
+  | { t: "put_shard_plan"; plan: StoredShardPlan }
   /** Drops every progress row of `datasetId` with an epoch below `beforeEpoch`. */
   | { t: "delete_shard_progress_before"; datasetId: string; beforeEpoch: number }
   | { t: "put_checkpoint_step"; step: StoredCheckpointStep }
@@ -89,6 +99,8 @@ export interface StoredState {
   workers: StoredWorker[];
   datasets: StoredDataset[];
   shardProgress: StoredShardProgress[];
+  /** Absent in states written before shard plans were kept. */
+  shardPlans?: StoredShardPlan[];
   checkpointSteps: StoredCheckpointStep[];
   checkpoints: CheckpointRecord[];
 }

@@ -2,6 +2,7 @@ export type {
   CoordinatorStore,
   StoredCheckpointStep,
   StoredDataset,
+  StoredShardPlan,
   StoredShardProgress,
   StoredState,
   StoredWorker,

@@ -4,6 +4,7 @@ import type {
   CoordinatorStore,
   StoredCheckpointStep,
   StoredDataset,
+  StoredShardPlan,
   StoredShardProgress,
   StoredState,
   StoredWorker,
@@ -30,6 +31,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const workers = new Map<string, StoredWorker>();
   const datasets = new Map<string, StoredDataset>();
   const progress = new Map<string, StoredShardProgress>();
+  const plans = new Map<string, StoredShardPlan>();
   const steps = new Map<string, StoredCheckpointStep>();
   const checkpoints = new Map<string, CheckpointRecord>();
   let membershipVersion = 0;
@@ -41,6 +43,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     for (const w of init.workers) workers.set(w.workerId, structuredClone(w));
     for (const d of init.datasets) datasets.set(d.spec.datasetId, structuredClone(d));
     for (const p of init.shardProgress) progress.set(progressKey(p), structuredClone(p));
+    for (const p of init.shardPlans ?? []) plans.set(p.datasetId, { ...p });
     for (const s of init.checkpointSteps) steps.set(stepKey(s.jobId, s.step), structuredClone(s));
     for (const c of init.checkpoints) checkpoints.set(recordKey(c), structuredClone(c));
   }
@@ -51,6 +54,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       workers: [...workers.values()],
       datasets: [...datasets.values()],
       shardProgress: [...progress.values()],
+      shardPlans: [...plans.values()],
       checkpointSteps: [...steps.values()],
       checkpoints: [...checkpoints.values()],
     });
@@ -82,6 +86,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
         return;
       case "put_shard_progress":
         progress.set(progressKey(op.progress), structuredClone(op.progress));
+        return;
+      case "put_shard_plan":
+        plans.set(op.plan.datasetId, { ...op.plan });
         return;
       case "delete_shard_progress_before":
         for (const [key, p] of progress) {

@@ -10,6 +10,7 @@ import type {
   CoordinatorStore,
   StoredCheckpointStep,
   StoredDataset,
+  StoredShardPlan,
   StoredShardProgress,
   StoredState,
   StoredWorker,
@@ -241,6 +242,10 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
         );
         return;
       }
+      case "put_shard_plan":
+        // Kept in the key-value meta table: one row per dataset, no schema change needed.
+        stmt.setMeta.run(`${SHARD_PLAN_META_PREFIX}${op.plan.datasetId}`, op.plan.plan);
+        return;
       case "delete_shard_progress_before":
         stmt.deleteProgressBefore.run(op.datasetId, op.beforeEpoch);
         return;
@@ -443,6 +448,16 @@ function readAll(db: Db): StoredState {
       ownerWorkerId: str(r.owner_worker_id),
     }),
   );
+  const shardPlans = (
+    db
+      .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?")
+      .all(SHARD_PLAN_META_PREFIX.length, SHARD_PLAN_META_PREFIX) as Row[]
+  ).map(
+    (r): StoredShardPlan => ({
+      datasetId: str(r.key).slice(SHARD_PLAN_META_PREFIX.length),
+      plan: str(r.value),
+    }),
+  );
   const checkpointSteps = (db.prepare("SELECT * FROM checkpoint_steps").all() as Row[]).map(
     (r): StoredCheckpointStep => ({
       jobId: str(r.job_id),
@@ -474,10 +489,14 @@ function readAll(db: Db): StoredState {
     workers,
     datasets,
     shardProgress,
+    shardPlans,
     checkpointSteps,
     checkpoints,
   };
 }
+
+/** Meta-table key prefix of a dataset's shard ownership plan. */
+const SHARD_PLAN_META_PREFIX = "shard_plan:";
 
 function str(value: unknown): string {
   return typeof value === "string" ? value : String(value);
