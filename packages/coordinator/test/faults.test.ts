@@ -1,3 +1,5 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { HeartbeatResponse, ShardAssignment } from "@strata/proto";
 import {
@@ -107,18 +109,50 @@ describe("a worker stops heartbeating mid-barrier", () => {
   );
 });
 
+/** Starts a real worker process that heartbeats until killed; resolves once it heartbeated. */
+async function startWorkerProcess(target: string, workerId: string) {
+  const child = spawn(
+    process.execPath,
+    [join(__dirname, "helpers", "heartbeat-worker.mjs"), target, workerId, "100"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`worker ${workerId} did not heartbeat within 10 s: ${stderr}`));
+    }, 10_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker ${workerId} exited early (${code}): ${stderr}`));
+    });
+    child.stdout?.once("data", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return child;
+}
+
 describe("a worker is killed mid-epoch", () => {
   test("its shards move to the survivors and no sample is covered twice", async () => {
     const dir = makeTempDir();
     const coordinator = await startCoordinatorProcess(dir, ["--heartbeat-timeout-ms", "500"]);
     const client = connect(coordinator.grpc);
     const ids = ["ka", "kb", "kc"];
+    let kc: ChildProcess | undefined;
     const loops = new Map<string, ReturnType<typeof heartbeatLoop>>();
     const consumed: { worker: string; start: bigint; end: bigint }[] = [];
     const TOTAL = 1_000n;
     try {
-      for (const id of ids) await client.registerWorker({ workerId: id });
-      for (const id of ids) loops.set(id, heartbeatLoop(client, id));
+      for (const id of ["ka", "kb"]) await client.registerWorker({ workerId: id });
+      for (const id of ["ka", "kb"]) loops.set(id, heartbeatLoop(client, id));
+      // kc is a real worker process (it registers itself), killed with SIGKILL below.
+      kc = await startWorkerProcess(coordinator.grpc, "kc");
+      await loops.get("ka")?.until((r) => r.worldSize === 3);
       await client.registerDataset({
         datasetId: "kill-ds",
         totalSamples: TOTAL,
@@ -160,7 +194,8 @@ describe("a worker is killed mid-epoch", () => {
       }
 
       // kc dies: its heartbeats stop; the survivors hear about it in a heartbeat.
-      loops.get("kc")?.stop();
+      kc.kill("SIGKILL");
+      await new Promise((r) => kc?.once("exit", r));
       const heard = await loops.get("ka")!.until((r) => r.worldSize === 2);
       expect(heard.membershipVersion).toBeGreaterThan(0n);
 
@@ -195,6 +230,7 @@ describe("a worker is killed mid-epoch", () => {
       const metrics = await (await fetch(`http://${coordinator.http}/metrics`)).text();
       expect(metrics).toMatch(/strata_shard_moves_total [1-9]/);
     } finally {
+      kc?.kill("SIGKILL");
       for (const l of loops.values()) l.stop();
       client.close();
       expect(await coordinator.stop()).toBe(0);
