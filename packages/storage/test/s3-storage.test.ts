@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Code } from "@strata/runtime-core";
 import { createS3Storage, S3Storage } from "../src/s3/index.js";
@@ -10,7 +11,7 @@ import {
   partSizeFor,
 } from "../src/s3/part-size.js";
 import { errorFromS3 } from "../src/s3/s3-error.js";
-import { chunked, expectCode } from "./contract.js";
+import { chunked, expectCode, readAll } from "./contract.js";
 
 const MiB = 1024 * 1024;
 
@@ -80,10 +81,12 @@ describe("S3Storage with a native conditional-write server", () => {
     await storage.close();
     const complete = calls.find((c) => c.name === "CompleteMultipartUpload");
     expect(complete?.input).toMatchObject({ Key: "p/big", IfNoneMatch: "*", UploadId: "u1" });
-    expect((complete?.input.MultipartUpload as { Parts: unknown[] }).Parts).toEqual([
-      { PartNumber: 1, ETag: '"etag-1"' },
-      { PartNumber: 2, ETag: '"etag-2"' },
-    ]);
+    expect(complete?.input.MultipartUpload).toEqual({
+      Parts: [
+        { PartNumber: 1, ETag: '"etag-1"' },
+        { PartNumber: 2, ETag: '"etag-2"' },
+      ],
+    });
     expect(calls.filter((c) => c.name === "UploadPart").map((c) => c.input.ContentLength)).toEqual([
       8 * MiB,
       3 * MiB,
@@ -160,6 +163,51 @@ describe("S3Storage with a native conditional-write server", () => {
       "DeleteObject",
       "DeleteObjects",
     ]);
+  });
+
+  it("reads big objects in parallel ranges pinned to the first ETag, and fails with Aborted if it changes", async () => {
+    const object = randomBytes(20 * MiB + 5);
+    let replaced = false;
+    const { client, calls } = fakeClient((name, input) => {
+      if (name !== "GetObject") return {};
+      const [, from, to] = /bytes=(\d+)-(\d+)/.exec(String(input.Range)) ?? [];
+      const start = Number(from);
+      const end = Math.min(Number(to) + 1, object.length);
+      if (input.IfMatch !== undefined && (input.IfMatch !== '"v1"' || replaced)) {
+        return s3Error("PreconditionFailed", 412);
+      }
+      return {
+        Body: Readable.from([object.subarray(start, end)]),
+        ContentLength: end - start,
+        ContentRange: `bytes ${start}-${end - 1}/${object.length}`,
+        ETag: '"v1"',
+      };
+    });
+    const storage = createS3Storage({ bucket: "bkt", client });
+    expect(Buffer.from(await storage.get("big")).equals(object)).toBe(true);
+    const gets = calls.filter((c) => c.name === "GetObject");
+    expect(gets.map((c) => c.input.Range)).toEqual([
+      `bytes=0-${8 * MiB - 1}`,
+      `bytes=${8 * MiB}-${16 * MiB - 1}`,
+      `bytes=${16 * MiB}-${object.length - 1}`,
+    ]);
+    expect(gets.slice(1).every((c) => c.input.IfMatch === '"v1"')).toBe(true);
+    expect((await readAll(await storage.getStream("big"))).equals(object)).toBe(true);
+    replaced = true;
+    await expectCode(storage.get("big"), Code.Aborted);
+    await expectCode(readAll(await storage.getStream("big")), Code.Aborted);
+  });
+
+  it("reads the whole object when the server ignores the Range header", async () => {
+    const object = randomBytes(9 * MiB);
+    const { client } = fakeClient((name) =>
+      name === "GetObject"
+        ? { Body: Readable.from([object]), ContentLength: object.length, ETag: '"x"' }
+        : {},
+    );
+    const storage = createS3Storage({ bucket: "bkt", client });
+    expect(Buffer.from(await storage.get("k")).equals(object)).toBe(true);
+    expect((await readAll(await storage.getStream("k"))).equals(object)).toBe(true);
   });
 
   it("fails calls after close, and close is idempotent", async () => {

@@ -297,6 +297,10 @@ export class S3Storage implements StorageBackend {
         resolveRange(key, Number.MAX_SAFE_INTEGER, range); // checks the shape before any request
         if (range.end === range.start) return await this.#emptyRange(key, range, deadline);
       }
+      if (range === undefined) {
+        const whole = await this.#getWhole(key, deadline);
+        if (whole !== undefined) return whole;
+      }
       return await this.#retrying(operation, deadline, async (signal) => {
         const ranged = await this.#getObject(key, range, signal);
         if (ranged === undefined) return new Uint8Array(0);
@@ -325,6 +329,14 @@ export class S3Storage implements StorageBackend {
       const range = options.range;
       let ranged: RangedResponse | undefined;
       if (range !== undefined) resolveRange(key, Number.MAX_SAFE_INTEGER, range);
+      if (range === undefined) {
+        const whole = await this.#streamWhole(key, deadline);
+        if (whole !== undefined) {
+          return guardReadStream(whole, deadline, operation, (error) =>
+            errorFromS3(error, "getStream", key),
+          );
+        }
+      }
       if (range === undefined || range.end !== range.start) {
         try {
           ranged = await this.#retrying(operation, deadline, (signal) =>
@@ -716,6 +728,166 @@ export class S3Storage implements StorageBackend {
     }
   }
 
+  /**
+   * Reads a whole object: the first `partSizeBytes` with one ranged GET, and when the object is
+   * larger, the rest in parallel ranged GETs (`queueSize` at a time, each retried on its own,
+   * each with `If-Match` on the first answer's ETag so a replaced object fails instead of mixing).
+   * Undefined when the server refused the first range (an empty object on AWS: 416); the caller
+   * then does a plain GET.
+   */
+  async #getWhole(key: string, deadline: DeadlineSignal): Promise<Uint8Array | undefined> {
+    const operation = `get ${key}`;
+    const partBytes = this.#partSizeBytes;
+    let first: { bytes: Uint8Array; total: number; etag: string | undefined };
+    try {
+      first = await this.#retrying(operation, deadline, async (signal) => {
+        const response = await this.#firstRange(key, partBytes, signal);
+        if (response.total === 0) {
+          (response.response.Body as Readable | undefined)?.destroy?.();
+          return { bytes: new Uint8Array(0), total: 0, etag: response.etag };
+        }
+        const bytes = await readBody(response.response, key, signal);
+        return {
+          bytes,
+          total: response.ranged ? response.total : bytes.length,
+          etag: response.etag,
+        };
+      });
+    } catch (error) {
+      if (errorFromS3(error, operation, key).code === Code.OutOfRange) return undefined;
+      throw error;
+    }
+    if (first.bytes.length >= first.total) return first.bytes;
+    const whole = Buffer.allocUnsafe(first.total);
+    whole.set(first.bytes, 0);
+    const starts: number[] = [];
+    for (let start = first.bytes.length; start < first.total; start += partBytes)
+      starts.push(start);
+    const stop = new AbortController();
+    const partDeadline = linkedDeadline(deadline, stop.signal);
+    try {
+      await runPool(starts, this.#queueSize, async (start) => {
+        const end = Math.min(first.total, start + partBytes);
+        whole.set(await this.#fetchRange(key, start, end, first.etag, partDeadline), start);
+      });
+    } catch (error) {
+      stop.abort();
+      throw error;
+    }
+    return whole;
+  }
+
+  /** Like {@link #getWhole}, as a stream: parts are fetched ahead, `queueSize` at a time, and emitted in order. */
+  async #streamWhole(key: string, deadline: DeadlineSignal): Promise<Readable | undefined> {
+    const operation = `getStream ${key}`;
+    const partBytes = this.#partSizeBytes;
+    let first: FirstRange;
+    try {
+      first = await this.#retrying(operation, deadline, (signal) =>
+        this.#firstRange(key, partBytes, signal),
+      );
+    } catch (error) {
+      if (errorFromS3(error, operation, key).code === Code.OutOfRange) return undefined;
+      throw error;
+    }
+    const body = first.response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
+    if (first.total === 0 || body === undefined) {
+      body?.destroy?.();
+      return Readable.from([]);
+    }
+    if (!first.ranged || first.total <= partBytes) return body;
+    const total = first.total;
+    const parts: Array<Promise<Uint8Array>> = [];
+    const stop = new AbortController();
+    const partDeadline = linkedDeadline(deadline, stop.signal);
+    const count = Math.ceil(total / partBytes);
+    const launch = (index: number) => {
+      if (index >= count || parts[index] !== undefined) return;
+      const start = index * partBytes;
+      const fetched = this.#fetchRange(
+        key,
+        start,
+        Math.min(total, start + partBytes),
+        first.etag,
+        partDeadline,
+      );
+      fetched.catch(() => undefined); // awaited in order below
+      parts[index] = fetched;
+    };
+    const queueSize = this.#queueSize;
+    async function* inOrder(): AsyncGenerator<Uint8Array> {
+      try {
+        for (let index = 1; index <= queueSize; index++) launch(index);
+        for await (const chunk of body as AsyncIterable<Uint8Array>) yield chunk;
+        for (let index = 1; index < count; index++) {
+          launch(index + queueSize);
+          yield await (parts[index] as Promise<Uint8Array>);
+        }
+      } finally {
+        stop.abort();
+      }
+    }
+    return Readable.from(inOrder(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  }
+
+  /** GET of the first `partBytes` of an object, with the object's total size and ETag. */
+  async #firstRange(key: string, partBytes: number, signal: AbortSignal): Promise<FirstRange> {
+    const response = await this.#client.send(
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.prefix + key,
+        Range: `bytes=0-${partBytes - 1}`,
+      }),
+      { abortSignal: signal },
+    );
+    const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.ContentRange ?? "");
+    if (match === null || match[1] !== "0") {
+      // No (usable) Content-Range: the server sent the whole object.
+      return { response, ranged: false, total: response.ContentLength ?? 0, etag: response.ETag };
+    }
+    return { response, ranged: true, total: Number(match[3]), etag: response.ETag };
+  }
+
+  /** Bytes `start .. end` (exclusive) of an object that must still have `etag`. */
+  async #fetchRange(
+    key: string,
+    start: number,
+    end: number,
+    etag: string | undefined,
+    deadline: DeadlineSignal,
+  ): Promise<Uint8Array> {
+    const operation = `get ${key} (bytes ${start}-${end - 1})`;
+    try {
+      return await this.#retrying(operation, deadline, async (signal) => {
+        const response = await this.#client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            Range: `bytes=${start}-${end - 1}`,
+            ...(etag === undefined ? {} : { IfMatch: etag }),
+          }),
+          { abortSignal: signal },
+        );
+        const bytes = await readBody(response, key, signal);
+        if (bytes.length !== end - start) throw truncated(key, bytes.length, end - start);
+        return bytes;
+      });
+    } catch (error) {
+      const mapped = errorFromS3(error, operation, key);
+      if (mapped.code === Code.FailedPrecondition) {
+        throw new RuntimeError(
+          `get ${key}: the object was replaced while it was being read; read it again`,
+          {
+            code: Code.Aborted,
+            cause: mapped,
+            details: { key },
+          },
+        );
+      }
+      throw mapped;
+    }
+  }
+
   /** Best-effort AbortMultipartUpload, off the caller's path; `close()` waits for it. */
   #abortInBackground(fullKey: string, uploadId: string): void {
     const task = this.#client
@@ -903,6 +1075,24 @@ export class S3Storage implements StorageBackend {
 /** Creates an {@link S3Storage}. */
 export function createS3Storage(options: S3StorageOptions): S3Storage {
   return new S3Storage(options);
+}
+
+/** The answer to the first ranged GET of a whole-object read. */
+interface FirstRange {
+  response: GetObjectCommandOutput;
+  /** Whether the server answered with a range (206); if not, the body is the whole object. */
+  ranged: boolean;
+  total: number;
+  etag: string | undefined;
+}
+
+/** A deadline whose signal also aborts with `extra` (to stop sibling requests after one fails). */
+function linkedDeadline(deadline: DeadlineSignal, extra: AbortSignal): DeadlineSignal {
+  return {
+    signal: AbortSignal.any([deadline.signal, extra]),
+    cleanup: () => undefined,
+    remainingMs: deadline.remainingMs,
+  };
 }
 
 /** A GetObject answer and the part of its body that answers the range. */
