@@ -11,7 +11,12 @@ import {
   systemClock,
 } from "@strata/runtime-core";
 import type { StorageBackend } from "@strata/storage";
-import { type CheckpointState, type StateSnapshot, snapshotState } from "./checkpoint-state.js";
+import {
+  type CheckpointState,
+  type StateSnapshot,
+  snapshotState,
+  validateState,
+} from "./checkpoint-state.js";
 import {
   type CheckpointDescription,
   type CheckpointInfo,
@@ -240,7 +245,7 @@ export class CheckpointManager implements AsyncDisposable {
     );
     this.#writeConcurrency = integer(
       "writeConcurrency",
-      options.writeConcurrency ?? (options.storage.uri.startsWith("file:") ? 1 : 4),
+      options.writeConcurrency ?? (String(options.storage.uri).startsWith("file:") ? 1 : 4),
       1,
       64,
     );
@@ -283,7 +288,8 @@ export class CheckpointManager implements AsyncDisposable {
    */
   async save(state: CheckpointState, options: CallOptions = {}): Promise<SaveHandle> {
     this.#assertOpen();
-    const step = state?.step;
+    // Validate before any backpressure decision: a bad state fails, it is never "skipped".
+    const { step } = validateState(state);
     this.#assertNotInFlight(step);
     if (this.#inFlight() >= this.#maxInFlight) {
       if (this.#backpressure === "skip") {

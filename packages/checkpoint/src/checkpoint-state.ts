@@ -55,6 +55,34 @@ const MAX_NAME_LENGTH = 512;
  * `JSON.stringify`, so the caller may change or reuse all of it as soon as this returns.
  */
 export function snapshotState(state: CheckpointState): StateSnapshot {
+  const checked = validateState(state);
+  let rawSizeBytes = 0;
+  const buffers = checked.views.map(({ name, value, dtype }) => {
+    const source = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    rawSizeBytes += source.length;
+    return { name, bytes: copyBytes(source), dtype };
+  });
+  return {
+    step: checked.step,
+    epoch: checked.epoch,
+    buffers,
+    rawSizeBytes,
+    dataPosition: checked.dataPosition,
+    metadata: checked.metadata,
+  };
+}
+
+/**
+ * Checks `state` without copying any buffer (the JSON parts are cloned, which also proves they
+ * serialise). `InvalidArgument` naming the field on any defect.
+ */
+export function validateState(state: CheckpointState): {
+  step: number;
+  epoch: number;
+  views: { name: string; value: StateBuffer; dtype: Dtype }[];
+  dataPosition: unknown;
+  metadata: Record<string, unknown>;
+} {
   if (typeof state !== "object" || state === null) fail("state", "must be an object");
   const step = state.step;
   if (!Number.isSafeInteger(step) || step < 0 || step > MAX_STEP) {
@@ -69,7 +97,6 @@ export function snapshotState(state: CheckpointState): StateSnapshot {
   }
   const entries = Object.entries(state.buffers);
   if (entries.length === 0) fail("buffers", "must hold at least one buffer");
-  // Validate everything before copying anything, so a bad input costs no copy.
   const views = entries.map(([name, value]) => {
     if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
       fail(`buffers[${JSON.stringify(name)}]`, `name must be 1-${MAX_NAME_LENGTH} characters`);
@@ -85,20 +112,7 @@ export function snapshotState(state: CheckpointState): StateSnapshot {
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     fail("metadata", "must be a JSON object");
   }
-  let rawSizeBytes = 0;
-  const buffers = views.map(({ name, value, dtype }) => {
-    const source = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    rawSizeBytes += source.length;
-    return { name, bytes: copyBytes(source), dtype };
-  });
-  return {
-    step,
-    epoch,
-    buffers,
-    rawSizeBytes,
-    dataPosition,
-    metadata: metadata as Record<string, unknown>,
-  };
+  return { step, epoch, views, dataPosition, metadata: metadata as Record<string, unknown> };
 }
 
 /** One copy of `source` into fresh, uninitialised memory (no zero-fill first). */

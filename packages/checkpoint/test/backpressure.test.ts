@@ -64,6 +64,12 @@ describe("backpressure", () => {
     });
     storage.hold();
     await manager.save(state(1));
+    // A bad state is an error even under pressure, never a silent skip.
+    await expect(
+      manager.save({ step: -1, buffers: { w: new Uint8Array(1) } }),
+    ).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
     const skipped = [await manager.save(state(2)), await manager.save(state(3))];
     for (const h of skipped) {
       expect(h.status).toBe("skipped");
