@@ -694,14 +694,20 @@ export class CheckpointStore {
       const referencedCount = manifest.ranks.reduce((n, r) => n + r.objectCount, 0);
       if (s.data.length <= referencedCount) continue;
       const referenced = new Set<string>();
+      let unsure = false;
       for (const r of manifest.ranks) {
         const rank = await this.readRankManifest(s.step, r.rank, undefined, options).catch(
           () => undefined,
         );
-        if (rank === undefined) continue;
+        if (rank === undefined) {
+          // Without every manifest we cannot tell referenced data from orphans: delete nothing.
+          unsure = true;
+          break;
+        }
         const dir = this.layout.rankDir(s.step, r.rank);
         for (const o of rank.manifest.objects) referenced.add(`${dir}${o.key}`);
       }
+      if (unsure) continue;
       const orphans = s.data.filter((i) => !referenced.has(i.key) && old(i)).map((i) => i.key);
       result.deletedOrphanKeys.push(...orphans);
       if (!dryRun) await this.#delete(orphans, options);
