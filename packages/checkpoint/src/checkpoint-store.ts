@@ -423,16 +423,8 @@ export class CheckpointStore {
     rank: number,
     options: LoadOptions = {},
   ): Promise<LoadedCheckpoint> {
-    let target = step;
-    if (target === undefined) {
-      const latest = await this.latest(options);
-      if (latest === undefined) {
-        throw new RuntimeError(`job ${this.jobId} has no complete, verified checkpoint`, {
-          code: Code.NotFound,
-        });
-      }
-      target = latest.step;
-    }
+    if (step === undefined) return this.#loadLatest(rank, options);
+    const target = step;
     const read = await this.readStepManifest(target, options);
     if (read === undefined) {
       const rankManifest = await this.storage.stat(
@@ -489,6 +481,50 @@ export class CheckpointStore {
       metadata: manifest.metadata,
       createdAtMs: manifest.createdAtMs,
     };
+  }
+
+  /**
+   * Loads the newest good checkpoint. A single-rank step is verified by loading it (one read of
+   * the data instead of a verify pass and a load pass); a multi-rank step is verified in full
+   * first, so every rank falls back to the same step. A step that fails is skipped with a warning.
+   */
+  async #loadLatest(rank: number, options: LoadOptions): Promise<LoadedCheckpoint> {
+    const scan = await this.scan(options);
+    const complete = [...scan.values()]
+      .filter((s) => s.stepManifest !== undefined)
+      .map((s) => s.step)
+      .sort((a, b) => b - a);
+    for (const step of complete) {
+      let read: ReadStep | undefined;
+      try {
+        read = await this.readStepManifest(step, options);
+      } catch (error) {
+        const e = RuntimeError.from(error);
+        if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
+        this.logger.warn(
+          { step, err: e },
+          "skipping a checkpoint whose step manifest is unreadable",
+        );
+        continue;
+      }
+      if (read === undefined) continue;
+      if (read.manifest.worldSize > 1 && !(await this.#isGood(step, options))) continue;
+      try {
+        const loaded = await this.load(step, rank, options);
+        if (read.manifest.worldSize === 1) this.markVerified(step, read.bytesChecksum);
+        return loaded;
+      } catch (error) {
+        const e = RuntimeError.from(error);
+        if (e.code !== Code.DataLoss) throw e;
+        this.logger.warn(
+          { step, err: e },
+          "checkpoint failed verification; falling back to an earlier one",
+        );
+      }
+    }
+    throw new RuntimeError(`job ${this.jobId} has no complete, verified checkpoint`, {
+      code: Code.NotFound,
+    });
   }
 
   /**

@@ -85,6 +85,10 @@ describe("corruption is detected on load and latest falls back", () => {
     const key = await dataKey(3, "model");
     await storage.delete(key);
     await expectDataLoss(manager.load(3), key, /missing/);
+    // load() without a step falls back by itself, without a separate latest() call.
+    const loader = createCheckpointManager({ storage, prefix: "ck", jobId: "job" });
+    expect((await loader.load()).step).toBe(2);
+    expect((await loader.load()).buffers.model).toEqual(patternBytes(50_000, 2));
     const fresh = createCheckpointManager({ storage, prefix: "ck", jobId: "job" });
     expect((await fresh.latest())?.step).toBe(2);
     await manager.close();
