@@ -1,3 +1,4 @@
+import { Code, type RuntimeError } from "@strata/runtime-core";
 import { createLocalStorage } from "@strata/storage";
 import { createCheckpointManager, toTypedArray } from "../src/index.js";
 import { tempDir } from "./helpers.js";
@@ -12,7 +13,10 @@ async function readmeExample(root: string): Promise<number | undefined> {
     compression: "lz4",
     retention: { keepLast: 3, keepEvery: 1000 },
   });
-  const resumed = (await manager.latest()) === undefined ? undefined : await manager.load();
+  const resumed = await manager.load().catch((error: RuntimeError) => {
+    if (error.code === Code.NotFound) return undefined;
+    throw error;
+  });
   const weights = resumed
     ? (toTypedArray(resumed.buffers.weights!, "float32") as Float32Array)
     : new Float32Array(1 << 20);
