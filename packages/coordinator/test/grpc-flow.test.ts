@@ -376,7 +376,7 @@ describe("HTTP", () => {
     ]) {
       expect(metrics).toContain(name);
     }
-    expect(metrics).toMatch(/strata_rpc_total\{method="registerWorker",code="OK"\} \d+/);
+    expect(metrics).toMatch(/strata_rpc_total\{method="RegisterWorker",code="OK"\} \d+/);
     const missing = await fetch(`http://${coordinator.http}/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: "not_found" });

@@ -8,6 +8,7 @@ import type {
 } from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type {
+  BarrierRequest,
   BarrierResponse,
   CheckpointAck,
   CoordinatorServer,
@@ -79,12 +80,17 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
   function record(method: string, code: number, startedMs: number): void {
     let m = methodMetrics.get(method);
     if (m === undefined) {
-      m = { seconds: metrics.rpcSeconds.cell({ method }), byCode: new Map() };
+      // Labels use the gRPC method name (RegisterWorker), as it appears on the wire.
+      const label = method.charAt(0).toUpperCase() + method.slice(1);
+      m = { seconds: metrics.rpcSeconds.cell({ method: label }), byCode: new Map() };
       methodMetrics.set(method, m);
     }
     let counter = m.byCode.get(code);
     if (counter === undefined) {
-      counter = metrics.rpcs.cell({ method, code: CODE_NAMES[code] ?? String(code) });
+      counter = metrics.rpcs.cell({
+        method: method.charAt(0).toUpperCase() + method.slice(1),
+        code: CODE_NAMES[code] ?? String(code),
+      });
       m.byCode.set(code, counter);
     }
     counter.inc();
@@ -171,6 +177,14 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
   // Release latency, server side: from the arrival that completed a barrier to the last answer
   // sent for that generation. All waiters are answered in one synchronous pass of the engine.
   const releases = new Map<string, { lastArrivalMs: number; pending: number }>();
+  const waiters = new Set<AbortController>();
+  shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const waiter of waiters) waiter.abort(shutdownSignal.reason);
+    },
+    { once: true },
+  );
 
   return {
     registerWorker: unary("registerWorker", async (request): Promise<WorkerConfig> => {
@@ -336,62 +350,87 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
       };
     }),
 
-    waitBarrier: unary("waitBarrier", async (request, call): Promise<BarrierResponse> => {
+    // Not through unary(): a release answers up to thousands of waiters at once, so each waiter
+    // takes one promise hop from the engine's resolution to its answer, and the release metric is
+    // taken right after the last answer was handed to grpc-js.
+    waitBarrier(
+      call: ServerUnaryCall<BarrierRequest, BarrierResponse>,
+      callback: sendUnaryData<BarrierResponse>,
+    ) {
       const receivedMs = performance.now();
-      const input = parseBarrier(request);
-      // One signal per waiter that aborts when the client cancels (or its deadline passes) or the
-      // server shuts down. Listeners are removed in `finally`, so nothing piles up on the
-      // long-lived shutdown signal.
+      const fail = (reason: unknown) => {
+        const status = failStatus("waitBarrier", reason);
+        record("waitBarrier", status.code ?? GrpcStatus.INTERNAL, receivedMs);
+        callback(status, null);
+      };
+      const denied = guard.admit(call.metadata, call.getPeer());
+      if (denied !== undefined) {
+        fail(denied);
+        return;
+      }
+      let input: ReturnType<typeof parseBarrier>;
+      try {
+        input = parseBarrier(call.request);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      // One signal per waiter: it aborts when the client cancels (or its deadline passes) or the
+      // server shuts down (through `waiters`, so nothing is added to the shutdown signal per call).
       const waiter = new AbortController();
       const onCancel = () =>
         waiter.abort(
           new RuntimeError("barrier wait cancelled by the client", { code: Code.Canceled }),
         );
-      const onShutdown = () => waiter.abort(shutdownSignal.reason);
       call.once("cancelled", onCancel);
-      if (shutdownSignal.aborted) onShutdown();
-      else shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-      const signal = waiter.signal;
-      try {
-        const result = await engine.waitBarrier({
+      waiters.add(waiter);
+      if (shutdownSignal.aborted) waiter.abort(shutdownSignal.reason);
+      const done = () => {
+        waiters.delete(waiter);
+        call.removeListener("cancelled", onCancel);
+      };
+      engine
+        .waitBarrier({
           workerId: input.workerId,
           barrierId: input.barrierId,
           step: input.step,
           ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
-          signal,
-        });
-        const key = `${result.barrierId}#${result.generation}`;
-        let release = releases.get(key);
-        if (release === undefined) {
-          // Generations whose waiters never all answered (shutdown) must not pile up.
-          if (releases.size >= 10_000) releases.clear();
-          release = { lastArrivalMs: receivedMs, pending: result.participants };
-          releases.set(key, release);
-        }
-        if (result.arrivalOrder === result.participants) release.lastArrivalMs = receivedMs;
-        release.pending -= 1;
-        if (release.pending <= 0) {
-          releases.delete(key);
-          // Observed after this microtask's answer is queued; the last waiter answers last.
-          const { lastArrivalMs } = release;
-          queueMicrotask(() =>
-            metrics.barrierReleaseSeconds.observe(
-              Math.max(0, performance.now() - lastArrivalMs) / 1000,
-            ),
-          );
-        }
-        return {
-          released: true,
-          barrierId: result.barrierId,
-          participants: BigInt(result.participants),
-          arrivalOrder: BigInt(result.arrivalOrder),
-          participantIds: input.includeParticipantIds ? [...result.arrived] : [],
-          membershipVersion: BigInt(result.membershipVersion),
-        };
-      } finally {
-        call.removeListener("cancelled", onCancel);
-        shutdownSignal.removeEventListener("abort", onShutdown);
-      }
-    }),
+          signal: waiter.signal,
+        })
+        .then(
+          (result) => {
+            done();
+            callback(null, {
+              released: true,
+              barrierId: result.barrierId,
+              participants: BigInt(result.participants),
+              arrivalOrder: BigInt(result.arrivalOrder),
+              participantIds: input.includeParticipantIds ? [...result.arrived] : [],
+              membershipVersion: BigInt(result.membershipVersion),
+            });
+            record("waitBarrier", GrpcStatus.OK, receivedMs);
+            const key = `${result.barrierId}#${result.generation}`;
+            let release = releases.get(key);
+            if (release === undefined) {
+              // Generations whose waiters never all answered (shutdown) must not pile up.
+              if (releases.size >= 10_000) releases.clear();
+              release = { lastArrivalMs: receivedMs, pending: result.participants };
+              releases.set(key, release);
+            }
+            if (result.arrivalOrder === result.participants) release.lastArrivalMs = receivedMs;
+            release.pending -= 1;
+            if (release.pending <= 0) {
+              releases.delete(key);
+              metrics.barrierReleaseSeconds.observe(
+                Math.max(0, performance.now() - release.lastArrivalMs) / 1000,
+              );
+            }
+          },
+          (error: unknown) => {
+            done();
+            fail(error);
+          },
+        );
+    },
   };
 }
