@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import https from "node:https";
 import { join } from "node:path";
 import { credentials, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 import {
@@ -109,23 +110,45 @@ describe("bearer auth + TLS", () => {
     }
   });
 
-  test("HTTP needs the token except /api/health", async () => {
-    const base = `http://${coordinator.http}`;
-    expect((await fetch(`${base}/api/health`)).status).toBe(200);
-    const denied = await fetch(`${base}/metrics`);
+  /** GET over HTTPS trusting the test CA; resolves with status and body. */
+  function httpsGet(path: string, token?: string): Promise<{ status: number; body: string }> {
+    const [host, port] = coordinator.http.split(":");
+    return new Promise((resolve, reject) => {
+      const request = https.get(
+        {
+          host,
+          port: Number(port),
+          path,
+          ca,
+          servername: "localhost",
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        },
+        (response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        },
+      );
+      request.on("error", reject);
+    });
+  }
+
+  test("HTTP is served over TLS too and needs the token except /api/health", async () => {
+    expect((await httpsGet("/api/health")).status).toBe(200);
+    const denied = await httpsGet("/metrics");
     expect(denied.status).toBe(401);
-    expect(await denied.json()).toEqual({
+    expect(JSON.parse(denied.body)).toEqual({
       code: "unauthenticated",
       message: "missing or invalid bearer token",
     });
-    expect(
-      (await fetch(`${base}/api/ready`, { headers: { authorization: "Bearer nope" } })).status,
-    ).toBe(401);
-    const metrics = await fetch(`${base}/metrics`, {
-      headers: { authorization: `Bearer ${TOKEN}` },
-    });
+    expect((await httpsGet("/api/ready", "nope")).status).toBe(401);
+    const metrics = await httpsGet("/metrics", TOKEN);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(/strata_auth_failures_total\{transport="grpc"\} [1-9]/);
+    expect(metrics.body).toMatch(/strata_auth_failures_total\{transport="grpc"\} [1-9]/);
+    // Plain HTTP to the TLS port does not get an answer from the router.
+    await expect(fetch(`http://${coordinator.http}/api/health`)).rejects.toThrow();
   });
 });
 

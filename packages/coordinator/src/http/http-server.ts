@@ -1,4 +1,5 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import { parseHostPort } from "../server/grpc-server.js";
@@ -13,16 +14,23 @@ export interface HttpServerHandle {
   close(graceMs: number): Promise<void>;
 }
 
-/** Starts node:http on `address` (`host:port`, port 0 for a free one) with `router`. */
+/**
+ * Starts node:http on `address` (`host:port`, port 0 for a free one) with `router`; HTTPS when
+ * `tls` is given (the coordinator uses its gRPC certificate, so a bearer token never crosses the
+ * network in clear text).
+ */
 export async function startHttpServer(
   address: string,
   router: HttpRouter,
+  tls?: { certChain: Buffer; privateKey: Buffer },
 ): Promise<HttpServerHandle> {
   const { host, port } = parseHostPort(address, "httpAddr");
-  const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 },
-    (req, res) => router.handle(req, res),
-  );
+  const options = { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 };
+  const listener = (req: IncomingMessage, res: ServerResponse) => router.handle(req, res);
+  const server: Server =
+    tls === undefined
+      ? createServer(options, listener)
+      : createHttpsServer({ ...options, cert: tls.certChain, key: tls.privateKey }, listener);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) =>

@@ -218,7 +218,7 @@ export async function startCoordinator(
       }),
     });
     options.routes?.(router, engine);
-    const http = await startHttpServer(config.httpAddr, router);
+    const http = await startHttpServer(config.httpAddr, router, tls);
 
     const close = async () => {
       const graceMs = config.shutdownGraceMs;
