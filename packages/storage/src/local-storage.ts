@@ -123,7 +123,9 @@ export class LocalStorage implements StorageBackend {
       // A concurrent delete may prune the folder between mkdir and open: then make it again.
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(deadline.signal, operation);
-        await mkdir(dir, { recursive: true, mode: this.#dirMode });
+        await mkdir(dir, { recursive: true, mode: this.#dirMode }).catch((error: unknown) => {
+          throw folderConflict(error, key);
+        });
         await this.#checkInsideRoot(root, dir, key);
         tempPath = path.join(
           dir,
@@ -167,7 +169,9 @@ export class LocalStorage implements StorageBackend {
         await link(tempPath, finalPath);
         await unlink(tempPath);
       } else {
-        await rename(tempPath, finalPath);
+        await rename(tempPath, finalPath).catch((error: unknown) => {
+          throw folderConflict(error, key);
+        });
       }
       tempPath = undefined;
       await fsyncDirectory(dir);
@@ -466,6 +470,21 @@ function infoOf(key: string, stats: Stats): ObjectInfo {
     // inode + size + mtime change whenever the object is replaced (a rename brings a new inode).
     etag: `${stats.ino.toString(16)}-${stats.size.toString(16)}-${Math.round(stats.mtimeMs * 1000).toString(16)}`,
   };
+}
+
+/**
+ * A folder cannot also be a file: `a` and `a/b` cannot both be objects on a local disk (they can
+ * on S3). Turns the errno of that clash into a clear `FailedPrecondition`; other errors pass.
+ */
+function folderConflict(error: unknown, key: string): unknown {
+  const errno = (error as { code?: unknown } | null)?.code;
+  if (errno === "EEXIST" || errno === "ENOTDIR" || errno === "EISDIR" || errno === "ENOTEMPTY") {
+    return new RuntimeError(
+      `put ${key}: the key clashes with an existing object or folder (a local disk cannot hold both "a" and "a/b")`,
+      { code: Code.FailedPrecondition, cause: error, details: { key, errno } },
+    );
+  }
+  return error;
 }
 
 function notAnObject(key: string): RuntimeError {

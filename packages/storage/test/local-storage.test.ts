@@ -90,6 +90,16 @@ describe("LocalStorage", () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it("says clearly when a key clashes with a folder or a file", async () => {
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("a/b", text("1"));
+    await expectCode(storage.put("a", text("2")), Code.FailedPrecondition);
+    await expectCode(storage.put("a/b/c", text("3")), Code.FailedPrecondition);
+    await expectCode(storage.put("a", text("4"), { createOnly: true }), Code.AlreadyExists);
+    expect(await listKeys(storage, "")).toEqual(["a/b"]);
+    expect(await readdir(path.join(dir, "a"))).toEqual(["b"]);
+  });
+
   it("refuses to follow a symbolic link out of the root", async () => {
     const outside = path.join(dir, "outside");
     const root = path.join(dir, "root");
