@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { createLocalStorage, createMemoryStorage, type StorageBackend } from "@strata/storage";
 import { createS3Storage } from "@strata/storage/s3";
 import { createCheckpointManager } from "../src/index.js";
@@ -28,7 +30,15 @@ const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
  * Flushes every dirty page on the machine (ours and other processes') before a timed section, so
  * neither side pays for write-back the other (or a previous run) left behind.
  */
-const settleDisk = () => execFileSync("sync");
+const settleDisk = () => {
+  collectGarbage();
+  execFileSync("sync");
+};
+
+// A full GC before each timed section, so garbage from an earlier run (512 MiB copies) is not
+// collected in the middle of the next measurement, whichever side that is.
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -53,6 +63,7 @@ function makeState(): Record<string, Uint8Array> {
 
 /** The peer for the stall: one copy of every buffer into fresh memory (what a snapshot must do). */
 function copyOnce(buffers: Record<string, Uint8Array>): number {
+  collectGarbage();
   const t = performance.now();
   const copies = Object.values(buffers).map((b) => {
     const c = Buffer.allocUnsafeSlow(b.length);

@@ -32,7 +32,7 @@ import {
 } from "./checkpoint-store.js";
 import { CHECKSUM_ALGORITHM, checksumOf } from "./checksum.js";
 import { COMPRESSIONS, type Compression } from "./compression.js";
-import { CheckpointLayout, MAX_RANK, objectFileName } from "./layout.js";
+import { CheckpointLayout, MAX_RANK, packFileName } from "./layout.js";
 import {
   encodeManifest,
   FORMAT_VERSION,
@@ -40,7 +40,7 @@ import {
   type RankManifest,
 } from "./manifest.js";
 import { mapConcurrent } from "./map-concurrent.js";
-import { writeObject } from "./object-io.js";
+import { writePack } from "./object-io.js";
 import { normalizeRetention, type RetentionPolicy } from "./retention.js";
 
 /**
@@ -92,6 +92,12 @@ export interface CheckpointManagerOptions {
   stepCommit?: StepCommitMode;
   /** Bytes per streamed chunk when writing. Default 8 MiB. */
   chunkBytes?: number;
+  /**
+   * Buffers are written back to back into pack objects of up to this many raw bytes (a larger
+   * buffer gets a pack of its own). Fewer objects mean fewer fsyncs on disk and fewer requests on
+   * S3. Default 1 GiB.
+   */
+  maxPackBytes?: number;
   /**
    * Objects of one save written at once. Default: 1 for `file:` storage (a local disk took
    * sequential writes fastest in our benchmark; parallel fsyncs contend), 4 for anything else
@@ -189,6 +195,7 @@ export class CheckpointManager implements AsyncDisposable {
   readonly #stepCommit: StepCommitMode;
   readonly #chunkBytes: number;
   readonly #writeConcurrency: number;
+  readonly #maxPackBytes: number;
   readonly #persistTimeoutMs: number | undefined;
   readonly #closeGraceMs: number;
   readonly #clock: Clock;
@@ -248,6 +255,12 @@ export class CheckpointManager implements AsyncDisposable {
       options.writeConcurrency ?? (String(options.storage.uri).startsWith("file:") ? 1 : 4),
       1,
       64,
+    );
+    this.#maxPackBytes = integer(
+      "maxPackBytes",
+      options.maxPackBytes ?? 1024 * 1024 * 1024,
+      1,
+      Number.MAX_SAFE_INTEGER,
     );
     this.#persistTimeoutMs =
       options.persistTimeoutMs === undefined
@@ -628,30 +641,33 @@ export class CheckpointManager implements AsyncDisposable {
       }
       const attemptId = randomBytes(6).toString("hex");
       const dir = this.#layout.rankDir(step, this.rank);
-      const objects = await mapConcurrent(
-        snapshot.buffers,
-        this.#writeConcurrency,
-        async (b, i) => {
-          const relativeKey = `${attemptId}/${objectFileName(i, b.name)}`;
-          const key = `${dir}${relativeKey}`;
-          written.push(key);
-          const result = await writeObject(this.#storage, key, b.bytes, {
-            compression: this.#compression,
-            chunkBytes: this.#chunkBytes,
-            signal,
-          });
+      const packs = groupIntoPacks(snapshot.buffers, this.#maxPackBytes);
+      const packed = await mapConcurrent(packs, this.#writeConcurrency, async (pack, p) => {
+        const relativeKey = `${attemptId}/${packFileName(p)}`;
+        const key = `${dir}${relativeKey}`;
+        written.push(key);
+        const placed = await writePack(
+          this.#storage,
+          key,
+          pack.map((b) => b.bytes),
+          { compression: this.#compression, chunkBytes: this.#chunkBytes, signal },
+        );
+        return pack.map((b, i) => {
+          const where = placed[i] as (typeof placed)[number];
           return {
             name: b.name,
             key: relativeKey,
-            sizeBytes: result.sizeBytes,
-            checksum: result.checksum,
+            offset: where.offset,
+            sizeBytes: where.sizeBytes,
+            checksum: where.checksum,
             algorithm: CHECKSUM_ALGORITHM,
             compression: this.#compression,
-            rawSizeBytes: result.rawSizeBytes,
+            rawSizeBytes: where.rawSizeBytes,
             dtype: b.dtype,
           } satisfies ManifestObject;
-        },
-      );
+        });
+      });
+      const objects = packed.flat();
       const manifest: RankManifest = {
         formatVersion: FORMAT_VERSION,
         kind: "rank",
@@ -847,6 +863,27 @@ export class CheckpointManager implements AsyncDisposable {
 /** Creates a {@link CheckpointManager}; see {@link CheckpointManagerOptions} for defaults. */
 export function createCheckpointManager(options: CheckpointManagerOptions): CheckpointManager {
   return new CheckpointManager(options);
+}
+
+/** Splits buffers, in order, into packs of at most `maxPackBytes` raw bytes (never splitting a buffer). */
+function groupIntoPacks<T extends { bytes: Uint8Array }>(
+  buffers: readonly T[],
+  maxPackBytes: number,
+): T[][] {
+  const packs: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const b of buffers) {
+    if (current.length > 0 && size + b.bytes.length > maxPackBytes) {
+      packs.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(b);
+    size += b.bytes.length;
+  }
+  if (current.length > 0) packs.push(current);
+  return packs;
 }
 
 function invalid(field: string, why: string): never {

@@ -336,8 +336,16 @@ export class CheckpointStore {
           continue;
         }
         const dir = this.layout.rankDir(step, r.rank);
+        const bad = new Set<string>();
+        for (const problem of await this.#packProblems(dir, rank.manifest.objects, options)) {
+          report.problems.push(problem);
+          bad.add(problem.key);
+        }
         for (const entry of rank.manifest.objects) {
-          work.push({ key: this.layout.resolve(dir, entry.key), entry });
+          const key = this.layout.resolve(dir, entry.key);
+          // A missing or wrongly sized pack is reported once, above; its entries are not read.
+          if (!bad.has(key)) work.push({ key, entry });
+          else report.verifiedBytes += entry.sizeBytes;
         }
       } catch (error) {
         const e = RuntimeError.from(error);
@@ -459,6 +467,13 @@ export class CheckpointStore {
     }
     const manifest = rankRead.manifest;
     const dir = this.layout.rankDir(target, rank);
+    const problem = (await this.#packProblems(dir, manifest.objects, options))[0];
+    if (problem !== undefined) {
+      throw new RuntimeError(problem.message, {
+        code: Code.DataLoss,
+        details: { key: problem.key },
+      });
+    }
     const datas = await mapConcurrent(manifest.objects, options.concurrency ?? 4, (o) =>
       readObject(this.storage, this.layout.resolve(dir, o.key), o, {
         collect: true,
@@ -563,20 +578,21 @@ export class CheckpointStore {
       // Objects we wrote ourselves a moment ago need no second look.
       if (options.known?.get(manifest.rank)?.attemptId === manifest.attemptId) continue;
       const dir = this.layout.rankDir(step, manifest.rank);
-      await mapConcurrent(manifest.objects, 8, async (o) => {
-        const key = this.layout.resolve(dir, o.key);
-        if (options.deep) {
-          await readObject(this.storage, key, o, { collect: false, ...signalOnly(options) });
-          return;
-        }
-        const info = await this.storage.stat(key, signalOnly(options));
-        if (info === undefined || info.sizeBytes !== o.sizeBytes) {
-          throw new RuntimeError(
-            `checkpoint object ${key} (${o.name}) is ${info === undefined ? "missing" : `${info.sizeBytes} bytes, expected ${o.sizeBytes}`}`,
-            { code: Code.DataLoss, details: { key, name: o.name } },
-          );
-        }
-      });
+      const problem = (await this.#packProblems(dir, manifest.objects, options))[0];
+      if (problem !== undefined) {
+        throw new RuntimeError(problem.message, {
+          code: Code.DataLoss,
+          details: { key: problem.key },
+        });
+      }
+      if (options.deep) {
+        await mapConcurrent(manifest.objects, 4, (o) =>
+          readObject(this.storage, this.layout.resolve(dir, o.key), o, {
+            collect: false,
+            ...signalOnly(options),
+          }),
+        );
+      }
     }
     const first = parts[0]?.manifest as RankManifest;
     const manifest: StepManifest = {
@@ -593,6 +609,7 @@ export class CheckpointStore {
           .rankManifestKey(step, m.rank)
           .slice(this.layout.stepDir(step).length),
         manifestChecksum: checksumOf(bytes),
+        attemptId: m.attemptId,
         totalSizeBytes: m.totalSizeBytes,
         objectCount: m.objects.length,
       })),
@@ -727,28 +744,56 @@ export class CheckpointStore {
       }
       const manifest = stepManifests.get(s.step);
       if (manifest === undefined) continue;
-      const referencedCount = manifest.ranks.reduce((n, r) => n + r.objectCount, 0);
-      if (s.data.length <= referencedCount) continue;
-      const referenced = new Set<string>();
-      let unsure = false;
-      for (const r of manifest.ranks) {
-        const rank = await this.readRankManifest(s.step, r.rank, undefined, options).catch(
-          () => undefined,
-        );
-        if (rank === undefined) {
-          // Without every manifest we cannot tell referenced data from orphans: delete nothing.
-          unsure = true;
-          break;
-        }
-        const dir = this.layout.rankDir(s.step, r.rank);
-        for (const o of rank.manifest.objects) referenced.add(`${dir}${o.key}`);
-      }
-      if (unsure) continue;
+      // Committed data lives under <rank>/<attemptId>/; anything else in the step is left over
+      // from a save attempt that lost (a crash, a retry, a racing writer).
+      const committedDirs = manifest.ranks.map(
+        (r) => `${this.layout.rankDir(s.step, r.rank)}${r.attemptId}/`,
+      );
+      const referenced = { has: (key: string) => committedDirs.some((d) => key.startsWith(d)) };
       const orphans = s.data.filter((i) => !referenced.has(i.key) && old(i)).map((i) => i.key);
       result.deletedOrphanKeys.push(...orphans);
       if (!dryRun) await this.#delete(orphans, options);
     }
     return result;
+  }
+
+  /**
+   * Checks that every pack the entries name exists with exactly the size its entries add up to
+   * (a range read alone would miss bytes appended after the last entry, or a pack cut short
+   * inside an entry's range on some backends). One problem per bad pack.
+   */
+  async #packProblems(
+    dir: string,
+    objects: readonly ManifestObject[],
+    options: CallOptions,
+  ): Promise<VerifyProblem[]> {
+    const expected = new Map<string, { size: number; names: string[] }>();
+    for (const o of objects) {
+      const key = this.layout.resolve(dir, o.key);
+      const e = expected.get(key) ?? { size: 0, names: [] };
+      e.size = Math.max(e.size, o.offset + o.sizeBytes);
+      e.names.push(o.name);
+      expected.set(key, e);
+    }
+    const problems: VerifyProblem[] = [];
+    await mapConcurrent([...expected], 8, async ([key, e]) => {
+      const info = await this.storage.stat(key, signalOnly(options));
+      const holds = `holding ${e.names.slice(0, 5).join(", ")}${e.names.length > 5 ? ", ..." : ""}`;
+      if (info === undefined) {
+        problems.push({ key, message: `checkpoint object ${key} (${holds}) is missing` });
+      } else if (info.sizeBytes < e.size) {
+        problems.push({
+          key,
+          message: `checkpoint object ${key} (${holds}) is truncated: ${info.sizeBytes} of ${e.size} bytes`,
+        });
+      } else if (info.sizeBytes > e.size) {
+        problems.push({
+          key,
+          message: `checkpoint object ${key} (${holds}) is longer than the ${e.size} bytes its manifest records (${info.sizeBytes})`,
+        });
+      }
+    });
+    return problems;
   }
 
   async #delete(keys: string[], options: CallOptions): Promise<void> {

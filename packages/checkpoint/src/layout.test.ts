@@ -1,5 +1,5 @@
 import { Code } from "@strata/runtime-core";
-import { CheckpointLayout, objectFileName, validateJobId } from "./layout.js";
+import { CheckpointLayout, packFileName, validateJobId } from "./layout.js";
 
 describe("CheckpointLayout", () => {
   const layout = new CheckpointLayout("ckpt/", "run-7");
@@ -53,10 +53,7 @@ describe("CheckpointLayout", () => {
     expect(() => new CheckpointLayout("/abs", "j")).toThrow(/prefix/);
   });
 
-  test("object file names are storage-safe", () => {
-    expect(objectFileName(3, "model.layers.0/weight ü")).toBe(
-      "obj-00003-model.layers.0_weight__.bin",
-    );
-    expect(objectFileName(0, "")).toBe("obj-00000-_.bin");
+  test("pack file names sort by index", () => {
+    expect(packFileName(3)).toBe("pack-00003.bin");
   });
 });

@@ -8,7 +8,7 @@ import { validateKey } from "@strata/storage";
  * ckpt/run-7/LATEST                                     hint: newest committed step (JSON)
  * ckpt/run-7/step-000000012345/MANIFEST.json            step manifest (written last, create-only)
  * ckpt/run-7/step-000000012345/rank-00003/MANIFEST.json rank manifest (create-only)
- * ckpt/run-7/step-000000012345/rank-00003/<attempt>/obj-00000-<name>.bin   data objects
+ * ckpt/run-7/step-000000012345/rank-00003/<attempt>/pack-00000.bin          data (buffers back to back)
  * ```
  *
  * Steps and ranks are zero-padded so a listing sorts them numerically. Each save attempt writes
@@ -133,8 +133,7 @@ export type ParsedKey =
   | { step: number; kind: "step-manifest" }
   | { step: number; rank: number; kind: "rank-manifest" | "data" };
 
-/** A storage-safe file name for a named object: its index plus the name's safe characters. */
-export function objectFileName(index: number, name: string): string {
-  const safe = name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 80);
-  return `obj-${String(index).padStart(5, "0")}-${safe === "" ? "_" : safe}.bin`;
+/** The file name of pack number `index` of a save attempt. */
+export function packFileName(index: number): string {
+  return `pack-${String(index).padStart(5, "0")}.bin`;
 }

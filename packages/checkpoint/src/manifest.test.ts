@@ -20,7 +20,8 @@ const rank: RankManifest = {
   objects: [
     {
       name: "w",
-      key: "abc/obj-00000-w.bin",
+      key: "abc/pack-00000.bin",
+      offset: 0,
       sizeBytes: 4,
       checksum: "0000abcd",
       algorithm: "crc32c",

