@@ -80,6 +80,35 @@ describe.each(backends)("save and load on %s storage", (_name, make) => {
     },
   );
 
+  test("splits buffers into packs of at most maxPackBytes, in order", async () => {
+    await using manager = createCheckpointManager({
+      storage,
+      jobId: "packs",
+      maxPackBytes: 10_000,
+      writeConcurrency: 2,
+    });
+    const buffers = {
+      a: patternBytes(4_000, 1),
+      b: patternBytes(5_000, 2),
+      c: patternBytes(30_000, 3),
+      d: patternBytes(10, 4),
+    };
+    await (await manager.save({ step: 1, buffers })).committed;
+    const d = await manager.describe(1);
+    expect(d.ranks[0]?.objects.map((o) => [o.name, o.key.split("/")[1], o.offset])).toEqual([
+      ["a", "pack-00000.bin", 0],
+      ["b", "pack-00000.bin", 4_000],
+      ["c", "pack-00001.bin", 0],
+      ["d", "pack-00002.bin", 0],
+    ]);
+    const loaded = await manager.load(1);
+    for (const [name, bytes] of Object.entries(buffers))
+      expect(loaded.buffers[name]).toEqual(bytes);
+    expect(
+      (await keysOf(storage, "packs/step-000000000001/")).filter((k) => k.endsWith(".bin")),
+    ).toHaveLength(3);
+  });
+
   test("the caller may mutate its buffers as soon as save returns", async () => {
     await using manager = createCheckpointManager({ storage, jobId: "job" });
     const buf = patternBytes(100_000, 3);
