@@ -176,7 +176,9 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
 
   // Release latency, server side: from the arrival that completed a barrier to the last answer
   // sent for that generation. All waiters are answered in one synchronous pass of the engine.
-  const releases = new Map<string, { lastArrivalMs: number; pending: number }>();
+  // Keyed weakly by the release's shared `arrived` array, so an unfinished entry (shutdown) is
+  // collected with it.
+  const releases = new WeakMap<readonly string[], { lastArrivalMs: number; pending: number }>();
   const waiters = new Set<AbortController>();
   shutdownSignal.addEventListener(
     "abort",
@@ -409,18 +411,16 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
               membershipVersion: BigInt(result.membershipVersion),
             });
             record("waitBarrier", GrpcStatus.OK, receivedMs);
-            const key = `${result.barrierId}#${result.generation}`;
-            let release = releases.get(key);
+            // The engine hands every waiter of one release the same `arrived` array: a free key.
+            let release = releases.get(result.arrived);
             if (release === undefined) {
-              // Generations whose waiters never all answered (shutdown) must not pile up.
-              if (releases.size >= 10_000) releases.clear();
               release = { lastArrivalMs: receivedMs, pending: result.participants };
-              releases.set(key, release);
+              releases.set(result.arrived, release);
             }
             if (result.arrivalOrder === result.participants) release.lastArrivalMs = receivedMs;
             release.pending -= 1;
             if (release.pending <= 0) {
-              releases.delete(key);
+              releases.delete(result.arrived);
               metrics.barrierReleaseSeconds.observe(
                 Math.max(0, performance.now() - release.lastArrivalMs) / 1000,
               );
