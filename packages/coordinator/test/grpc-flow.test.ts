@@ -377,6 +377,9 @@ describe("HTTP", () => {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/strata_rpc_total\{method="RegisterWorker",code="OK"\} \d+/);
+    // Barriers were released earlier in this file: each release was timed once.
+    expect(metrics).toMatch(/strata_barrier_release_latency_seconds_count [1-9]/);
+    expect(metrics).toMatch(/strata_heartbeats_total\{transport="stream"\} [1-9]/);
     const missing = await fetch(`http://${coordinator.http}/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: "not_found" });
