@@ -288,6 +288,7 @@ interface InspectDetail {
       compression: string;
       checksum: string;
       algorithm: string;
+      offset: number;
       dtype: string;
       key: string;
     }[];
@@ -329,6 +330,7 @@ async function inspect(manager: CheckpointManager, step: number): Promise<Inspec
         compression: o.compression,
         checksum: o.checksum,
         algorithm: o.algorithm,
+        offset: o.offset,
         dtype: o.dtype,
         key: o.key,
       })),
@@ -348,7 +350,7 @@ function formatInspect(d: InspectDetail): string {
   for (const r of d.ranks) {
     text += `\nrank ${r.rank} (attempt ${r.attemptId}):\n`;
     text += table(
-      ["NAME", "DTYPE", "SIZE", "RAW", "COMPRESSION", "CHECKSUM"],
+      ["NAME", "DTYPE", "SIZE", "RAW", "COMPRESSION", "CHECKSUM", "PACK@OFFSET"],
       r.objects.map((o) => [
         o.name,
         o.dtype,
@@ -356,6 +358,7 @@ function formatInspect(d: InspectDetail): string {
         String(o.rawSizeBytes),
         o.compression,
         `${o.algorithm}:${o.checksum}`,
+        `${o.key}@${o.offset}`,
       ]),
     );
   }
