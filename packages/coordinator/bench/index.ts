@@ -315,7 +315,7 @@ async function barrierLatency(
 }
 
 /** Raises the worker count until p99 at 1 heartbeat/s per worker reaches 20 ms; returns the last level that held. */
-async function sustainedWorkers(server: Server): Promise<number> {
+async function sustainedWorkers(server: Server, stream = false): Promise<number> {
   let best = 0;
   await withClients(server, async (clients) => {
     let registered = 0;
@@ -331,6 +331,7 @@ async function sustainedWorkers(server: Server): Promise<number> {
             ids: parts[i] as string[],
             durationMs: 7000,
             warmupMs: 2000,
+            stream,
           }),
         ),
       );
@@ -341,7 +342,7 @@ async function sustainedWorkers(server: Server): Promise<number> {
       const p99 = percentile(latencies, 0.99);
       const ok = p99 < 20 && errors === 0;
       console.log(
-        `  ${server.name}, ${String(level).padStart(6)} workers: ${fmt(latencies.length / 5)} hb/s measured, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(latencies.at(-1) ?? 0, 1)} ms, errors ${errors}, client lag ≤ ${fmt(lag, 0)} ms → ${ok ? "ok" : "over"}`,
+        `  ${server.name}${stream ? " (streams)" : ""}, ${String(level).padStart(6)} workers: ${fmt(latencies.length / 5)} hb/s measured, p50 ${fmt(p50, 2)} ms, p99 ${fmt(p99, 2)} ms, max ${fmt(latencies.at(-1) ?? 0, 1)} ms, errors ${errors}, client lag ≤ ${fmt(lag, 0)} ms → ${ok ? "ok" : "over"}`,
       );
       if (!ok) break;
       best = level;
@@ -350,7 +351,8 @@ async function sustainedWorkers(server: Server): Promise<number> {
   return best;
 }
 
-// `pnpm bench -- barrier sustained` runs only the named sections (heartbeat, registration, barrier, sustained).
+// `pnpm bench -- barrier sustained` runs only the named sections (heartbeat, registration, barrier,
+// sustained, sustained-stream).
 const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith("-")));
 const wanted = (section: string) => only.size === 0 || only.has(section);
 
@@ -425,10 +427,12 @@ async function main(): Promise<void> {
   }
 
   // 4. Sustained workers at 1 heartbeat/s.
-  if (wanted("sustained")) {
-    console.log("sustained workers at 1 heartbeat/s (p99 < 20 ms):");
+  for (const stream of [false, true]) {
+    if (!wanted(stream ? "sustained-stream" : "sustained")) continue;
+    const how = stream ? "StreamHeartbeats (one stream per worker)" : "unary Heartbeat";
+    console.log(`sustained workers at 1 heartbeat/s over ${how} (p99 < 20 ms):`);
     const noop = await startNoop();
-    const floor = await sustainedWorkers(noop);
+    const floor = await sustainedWorkers(noop, stream);
     await noop.stop();
     const coordinator = await startCoordinatorServer([
       "--heartbeat-timeout-ms",
@@ -436,10 +440,10 @@ async function main(): Promise<void> {
       "--log-level",
       "warn",
     ]);
-    const best = await sustainedWorkers(coordinator);
+    const best = await sustainedWorkers(coordinator, stream);
     await coordinator.stop();
     results.push(
-      `sustained workers at 1 hb/s with p99 < 20 ms: ${fmt(best, 0)} vs no-op ${fmt(floor, 0)} under the same clients (target ≥ 5,000) ${verdict(best >= 5000)}`,
+      `sustained workers at 1 hb/s (${how}) with p99 < 20 ms: ${fmt(best, 0)} vs no-op ${fmt(floor, 0)} under the same clients (target ≥ 5,000) ${verdict(best >= 5000)}`,
     );
   }
 

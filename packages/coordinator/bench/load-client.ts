@@ -8,7 +8,7 @@ export type LoadCommand =
   | { cmd: "connect"; target: string; channels: number }
   | { cmd: "register"; ids: string[]; concurrency: number }
   | { cmd: "hammer"; ids: string[]; durationMs: number; inflight: number }
-  | { cmd: "paced"; ids: string[]; durationMs: number; warmupMs: number }
+  | { cmd: "paced"; ids: string[]; durationMs: number; warmupMs: number; stream?: boolean }
   | { cmd: "arm"; ids: string[]; barrierId: string }
   | { cmd: "release"; id: string; barrierId: string }
   | { cmd: "close" };
@@ -98,10 +98,25 @@ async function run(command: LoadCommand): Promise<unknown> {
     }
     case "paced": {
       // Each worker heartbeats once per second at its own phase; latency is measured from send.
+      // With `stream`, each worker keeps one StreamHeartbeats stream open (answers come in order).
       const n = command.ids.length;
       const latencies: number[] = [];
       let errors = 0;
       let maxLagMs = 0;
+      const streams = command.stream
+        ? command.ids.map((_, i) => {
+            const stream = pick(i).streamHeartbeats();
+            const sentAt: { at: number; measure: boolean }[] = [];
+            stream.on("data", () => {
+              const sent = sentAt.shift();
+              if (sent?.measure) latencies.push(performance.now() - sent.at);
+            });
+            stream.on("error", () => {
+              errors++;
+            });
+            return { stream, sentAt };
+          })
+        : [];
       const started = performance.now();
       const inflight: Promise<void>[] = [];
       let sent = 0;
@@ -116,8 +131,20 @@ async function run(command: LoadCommand): Promise<unknown> {
           const i = sent++;
           const at = performance.now();
           const measure = elapsed >= command.warmupMs;
+          const workerId = command.ids[i % n] as string;
+          const s = streams[i % n];
+          if (s !== undefined) {
+            s.sentAt.push({ at, measure });
+            s.stream.write({
+              workerId,
+              timestampMs: BigInt(Date.now()),
+              status: undefined,
+              resources: undefined,
+            });
+            continue;
+          }
           inflight.push(
-            heartbeat(pick(i), command.ids[i % n] as string).then(
+            heartbeat(pick(i), workerId).then(
               () => {
                 if (measure) latencies.push(performance.now() - at);
               },
@@ -130,6 +157,14 @@ async function run(command: LoadCommand): Promise<unknown> {
         await new Promise((r) => setTimeout(r, 2));
       }
       await Promise.allSettled(inflight);
+      if (streams.length > 0) {
+        // Let the last answers arrive, then close the streams.
+        const deadline = performance.now() + 2000;
+        while (streams.some((s) => s.sentAt.length > 0) && performance.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        for (const s of streams) s.stream.end();
+      }
       return { latencies, errors, sent, maxLagMs };
     }
     case "arm": {

@@ -74,7 +74,17 @@ const service: CoordinatorServer = {
   getShardAssignments: unimplemented,
   reportShardProgress: unimplemented,
   streamHeartbeats(call) {
-    call.end();
+    call.on("data", () =>
+      call.write({
+        acknowledged: true,
+        serverTimestampMs: BigInt(Date.now()),
+        pendingCommands: [],
+        membershipVersion: 1n,
+        rank: 0,
+        worldSize: 1,
+      }),
+    );
+    call.on("end", () => call.end());
   },
 };
 

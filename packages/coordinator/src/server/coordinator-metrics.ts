@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { FastCounter, FastHistogram } from "./fast-metrics.js";
 
 /** Point-in-time figures the metrics read from the engine at scrape time. */
@@ -40,6 +40,9 @@ const LATENCY_BUCKETS = [
 /** Creates the metrics; `snapshot` is called on every scrape for the gauges. */
 export function createCoordinatorMetrics(snapshot: () => MetricsSnapshot): CoordinatorMetrics {
   const registry = new Registry();
+  // Process CPU, memory, GC and event-loop lag (nodejs_eventloop_lag_*): a stalled loop delays
+  // every heartbeat, so operators need to see it.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const gauge = (name: string, help: string, pick: (s: MetricsSnapshot) => number) =>
     new Gauge({
       name,
