@@ -61,7 +61,7 @@ describe("a worker stops heartbeating mid-barrier", () => {
     async (policy) => {
       const coordinator = await startCoordinatorProcess(dir, [
         "--heartbeat-timeout-ms",
-        "500",
+        "1000",
         "--barrier-policy",
         policy,
       ]);
@@ -140,7 +140,7 @@ async function startWorkerProcess(target: string, workerId: string) {
 describe("a worker is killed mid-epoch", () => {
   test("its shards move to the survivors and no sample is covered twice", async () => {
     const dir = makeTempDir();
-    const coordinator = await startCoordinatorProcess(dir, ["--heartbeat-timeout-ms", "500"]);
+    const coordinator = await startCoordinatorProcess(dir, ["--heartbeat-timeout-ms", "1000"]);
     const client = connect(coordinator.grpc);
     const ids = ["ka", "kb", "kc"];
     let kc: ChildProcess | undefined;
