@@ -14,7 +14,6 @@ class JestResultsReporter {
       skipped: results.numPendingTests + results.numTodoTests,
       failedSuites: results.numFailedTestSuites,
       runtimeErrorSuites: results.numRuntimeErrorTestSuites,
-      success: results.success,
     };
     writeFileSync(join(this.rootDir, "jest-results.json"), `${JSON.stringify(summary, null, 2)}\n`);
   }
