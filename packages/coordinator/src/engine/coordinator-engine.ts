@@ -123,6 +123,7 @@ class Engine implements CoordinatorEngine {
     deregistrations: 0,
     heartbeats: 0,
     workersDeclaredDead: 0,
+    sweepStallsForgiven: 0,
     membershipChanges: 0,
     barriersReleased: 0,
     barriersAborted: 0,
@@ -156,6 +157,8 @@ class Engine implements CoordinatorEngine {
   #running = false;
   #startedAtMs = 0;
   #sweepTimer: TimerHandle | undefined;
+  /** When the pending sweep should fire (clock ms); 0 before the first one is scheduled. */
+  #sweepDueMs = 0;
   #flushTimer: TimerHandle | undefined;
 
   constructor(options: CoordinatorEngineOptions) {
@@ -896,6 +899,7 @@ class Engine implements CoordinatorEngine {
 
   #scheduleSweep(): void {
     if (!this.#running) return;
+    this.#sweepDueMs = this.#clock.now() + this.#s.sweepIntervalMs;
     this.#sweepTimer = this.#clock.setTimeout(() => this.#sweep(), this.#s.sweepIntervalMs, {
       unref: true,
     });
@@ -905,6 +909,19 @@ class Engine implements CoordinatorEngine {
   #sweep(): void {
     if (!this.#running) return;
     const now = this.#clock.now();
+    // If this process stalled (a long GC, a blocked event loop, a suspended VM), the sweep fires
+    // late and heartbeats that arrived meanwhile are still queued behind it: timers run before
+    // I/O. Declaring workers dead now would punish them for our stall, so the time the sweep ran
+    // late is added to every deadline first; a worker that is really gone is caught on a later sweep.
+    const lateMs = now - this.#sweepDueMs;
+    if (this.#sweepDueMs > 0 && lateMs > this.#s.sweepIntervalMs) {
+      for (const w of this.#byRank) if (w !== undefined) w.deadlineMs += lateMs;
+      this.#counters.sweepStallsForgiven++;
+      this.#log.warn(
+        { lateMs },
+        "failure detector ran late (process stall); extending worker deadlines",
+      );
+    }
     const expired: WorkerEntry[] = [];
     for (const w of this.#byRank) if (w !== undefined && w.deadlineMs <= now) expired.push(w);
     for (const w of expired) {

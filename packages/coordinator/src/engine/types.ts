@@ -320,6 +320,8 @@ export interface EngineCounters {
   deregistrations: number;
   heartbeats: number;
   workersDeclaredDead: number;
+  /** Times the failure detector ran late (a process stall) and extended deadlines instead of declaring deaths. */
+  sweepStallsForgiven: number;
   membershipChanges: number;
   barriersReleased: number;
   barriersAborted: number;

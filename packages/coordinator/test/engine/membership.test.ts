@@ -1,4 +1,4 @@
-import { Code, ManualClock } from "@strata/runtime-core";
+import { type Clock, Code, ManualClock } from "@strata/runtime-core";
 import { type CoordinatorEvent, createCoordinatorEngine } from "../../src/engine/index.js";
 import { createMemoryStore } from "../../src/store/index.js";
 import { beatAll, registerAll, startEngine, T0, thrown, workerInput } from "./helpers.js";
@@ -145,6 +145,39 @@ describe("heartbeats and failure detection", () => {
     expect(a1.membershipVersion).toBe(4);
     expect(a2.pendingCommands).toEqual([]);
     expect(a2.worldSize).toBe(2);
+    await engine.close();
+  });
+
+  test("a process stall does not get live workers declared dead; a silent worker still dies after it", async () => {
+    // A clock whose wall time can jump while no timer runs: what a blocked event loop or a
+    // suspended VM looks like from inside the process.
+    const manual = new ManualClock(T0);
+    let stalledMs = 0;
+    const clock: Clock = {
+      now: () => manual.now() + stalledMs,
+      setTimeout: (fn, delayMs) => manual.setTimeout(fn, delayMs),
+      clearTimeout: (handle) => manual.clearTimeout(handle),
+    };
+    const engine = createCoordinatorEngine({
+      store: createMemoryStore(),
+      clock,
+      heartbeatTimeoutMs: 10_000,
+      sweepIntervalMs: 500,
+    });
+    await engine.start();
+    await registerAll(engine, ["a", "b", "c"]);
+    beatAll(engine, ["a", "b", "c"]);
+    stalledMs += 12_000; // longer than the heartbeat timeout
+    manual.advance(500); // the sweep finally runs, 12 s late, before queued heartbeats are read
+    expect(engine.membership().workers.map((w) => w.workerId)).toEqual(["a", "b", "c"]);
+    expect(engine.snapshot().counters.sweepStallsForgiven).toBe(1);
+    beatAll(engine, ["a", "b", "c"]); // the queued heartbeats
+    for (let t = 0; t < 11_000; t += 500) {
+      manual.advance(500);
+      beatAll(engine, ["a", "c"]);
+    }
+    expect(engine.membership().workers.map((w) => w.workerId)).toEqual(["a", "c"]);
+    expect(engine.snapshot().counters.workersDeclaredDead).toBe(1);
     await engine.close();
   });
 
