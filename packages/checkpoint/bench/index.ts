@@ -15,8 +15,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createLocalStorage, createMemoryStorage, type StorageBackend } from "@strata/storage";
 import { createS3Storage } from "@strata/storage/s3";
+import { S3RVER_CREDENTIALS, startS3rver } from "@strata/storage/testing";
 import { createCheckpointManager } from "../src/index.js";
-import { S3RVER_CREDENTIALS, startS3rver } from "../test/s3rver.js";
 
 const MiB = 1024 * 1024;
 const BUFFERS = 8;
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
 
     // 3: S3 through s3rver, against the AWS CLI uploading the same files.
     if (!existsSync(AWS)) throw new Error(`${AWS} is missing: apt-get install awscli`);
-    const server = await startS3rver(packageDir, "bench");
+    const server = await startS3rver({ bucket: "bench", resolveFrom: packageDir });
     const s3 = createS3Storage({
       bucket: server.bucket,
       endpoint: server.endpoint,

@@ -6,9 +6,9 @@ import {
   type StorageBackend,
 } from "@strata/storage";
 import { createS3Storage } from "@strata/storage/s3";
+import { S3RVER_CREDENTIALS, startS3rver } from "@strata/storage/testing";
 import { createCheckpointManager, EXIT, runCli } from "../src/index.js";
 import { keysOf, patternBytes, tempDir } from "./helpers.js";
-import { S3RVER_CREDENTIALS, startS3rver } from "./s3rver.js";
 
 /** Runs the CLI against `storage` (whatever --storage says), capturing output. */
 async function cli(storage: StorageBackend, args: string[], tty = false) {
@@ -134,7 +134,10 @@ describe("strata-checkpoint CLI", () => {
 
   test("the default opener reaches local folders and S3 by URI", async () => {
     const { dir, cleanup } = await tempDir();
-    const server = await startS3rver(path.resolve(__dirname, ".."));
+    const server = await startS3rver({
+      bucket: "strata-ckpt",
+      resolveFrom: path.resolve(__dirname, ".."),
+    });
     const env = { ...process.env };
     Object.assign(process.env, {
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,

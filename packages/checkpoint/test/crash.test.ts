@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { createLocalStorage, type StorageBackend } from "@strata/storage";
 import { createS3Storage } from "@strata/storage/s3";
+import { S3RVER_CREDENTIALS, startS3rver } from "@strata/storage/testing";
 import { createCheckpointManager } from "../src/index.js";
 import { crashState } from "./fixtures/crash-state.js";
 import { tempDir } from "./helpers.js";
-import { S3RVER_CREDENTIALS, startS3rver } from "./s3rver.js";
 
 const PACKAGE_DIR = path.resolve(__dirname, "..");
 const CHILD = path.join(PACKAGE_DIR, "test", "fixtures", "crash-child.ts");
@@ -135,7 +135,7 @@ describe("crash safety under SIGKILL", () => {
   });
 
   test(`S3 (s3rver): ${KILLS} random kills never expose a partial checkpoint`, async () => {
-    const server = await startS3rver(PACKAGE_DIR);
+    const server = await startS3rver({ bucket: "strata-ckpt", resolveFrom: PACKAGE_DIR });
     const storage = createS3Storage({
       bucket: server.bucket,
       endpoint: server.endpoint,

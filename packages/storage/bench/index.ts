@@ -13,7 +13,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createLocalStorage } from "../src/index.js";
 import { createS3Storage } from "../src/s3/index.js";
-import { S3RVER_CREDENTIALS, startS3rver } from "../test/s3rver-fixture.js";
+import { S3RVER_CREDENTIALS, startS3rver } from "../src/testing/index.js";
 
 const MiB = 1024 * 1024;
 const quick = process.env.BENCH_QUICK === "1";
@@ -194,7 +194,7 @@ async function benchS3(dir: string): Promise<void> {
   const partMiB = Number(process.env.BENCH_PART_MIB ?? 8);
   const queueSize = Number(process.env.BENCH_QUEUE ?? 4);
   if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} is missing: apt-get install awscli`);
-  const server = await startS3rver("bench");
+  const server = await startS3rver({ bucket: "bench" });
   try {
     const size = 256 * MiB;
     const source = path.join(dir, "source.bin");

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { S3RVER_CREDENTIALS } from "./s3rver-fixture.js";
+import { S3RVER_CREDENTIALS } from "../src/testing/index.js";
 
 /** Debian's awscli v2. The `aws` on PATH may be an older pyenv one, so the path is explicit. */
 export const AWS_CLI = "/usr/bin/aws";

@@ -1,6 +1,6 @@
 import { createS3Storage } from "../src/s3/index.js";
+import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "../src/testing/index.js";
 import { describeStorageContract } from "./contract.js";
-import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "./s3rver-fixture.js";
 
 let server: S3rverFixture;
 let count = 0;

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Code, type RuntimeError } from "@strata/runtime-core";
 import { createS3Storage, type S3Storage } from "../src/s3/index.js";
+import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "../src/testing/index.js";
 import { listKeys } from "./contract.js";
-import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "./s3rver-fixture.js";
 
 const MiB = 1024 * 1024;
 let server: S3rverFixture;
@@ -10,7 +10,7 @@ let storage: S3Storage;
 const warnings: string[] = [];
 
 beforeEach(async () => {
-  server = await startS3rver("faults");
+  server = await startS3rver({ bucket: "faults" });
   storage = createS3Storage({
     bucket: server.bucket,
     prefix: "jobs/7",

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createStorage } from "../src/index.js";
 import type { S3Storage } from "../src/s3/index.js";
+import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "../src/testing/index.js";
 import { aws, requireAwsCli } from "./aws-cli.js";
 import { chunked, listKeys } from "./contract.js";
-import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "./s3rver-fixture.js";
 
 const MiB = 1024 * 1024;
 let server: S3rverFixture;
@@ -15,7 +15,7 @@ let scratch: string;
 
 beforeAll(async () => {
   requireAwsCli();
-  server = await startS3rver("interop");
+  server = await startS3rver({ bucket: "interop" });
   scratch = await mkdtemp(path.join(tmpdir(), "strata-interop-"));
   storage = (await createStorage(`s3://${server.bucket}/shared/run-1`, {
     env: { STRATA_S3_ENDPOINT: server.endpoint },

@@ -26,18 +26,21 @@ export interface S3rverFixture {
   dispose(): Promise<void>;
 }
 
-function s3rverBin(): string {
+function s3rverBin(resolveFrom: string | undefined): string {
   let pkg: string;
   try {
-    // `require` exists under jest (CommonJS); the benchmark runs as ESM, from the package folder.
+    // An explicit folder wins; under jest (CommonJS) `require` resolves from this package, which
+    // has s3rver as a devDependency; as ESM (benchmarks) we resolve from the working folder.
     const resolver =
-      typeof require === "function"
-        ? require
-        : createRequire(path.join(process.cwd(), "package.json"));
+      resolveFrom !== undefined
+        ? createRequire(path.join(resolveFrom, "package.json"))
+        : typeof require === "function"
+          ? require
+          : createRequire(path.join(process.cwd(), "package.json"));
     pkg = resolver.resolve("s3rver/package.json");
   } catch {
     throw new Error(
-      "s3rver is not installed: run `pnpm install` (it is a devDependency of @strata/storage)",
+      "s3rver is not installed: run `pnpm install` (it is a devDependency of the package whose tests use it)",
     );
   }
   const bin = path.join(path.dirname(pkg), "bin", "s3rver.js");
@@ -58,12 +61,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Options for {@link startS3rver}. */
+export interface S3rverOptions {
+  /** The bucket to create. Default `strata-test`. */
+  bucket?: string;
+  /** A package folder to resolve the `s3rver` package from (it must be a dependency there). */
+  resolveFrom?: string;
+}
+
 /**
- * Starts s3rver with `--openssl-legacy-provider` (it encrypts ListObjectsV2 continuation tokens
- * with DES, which OpenSSL 3 keeps in the legacy provider) and one configured bucket.
+ * Starts a real s3rver process on a free loopback port for tests and benchmarks, with
+ * `--openssl-legacy-provider` (it encrypts ListObjectsV2 continuation tokens with DES, which
+ * OpenSSL 3 keeps in the legacy provider) and one configured bucket. Fails with a clear message
+ * when s3rver is not installed; never skips. Use {@link S3RVER_CREDENTIALS} to connect.
  */
-export async function startS3rver(bucket = "strata-test"): Promise<S3rverFixture> {
-  const bin = s3rverBin();
+export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverFixture> {
+  const bucket = options.bucket ?? "strata-test";
+  const bin = s3rverBin(options.resolveFrom);
   const dataDir = await mkdtemp(path.join(tmpdir(), "strata-s3rver-"));
   const port = await freePort();
   let child: ChildProcess | undefined;
