@@ -17,6 +17,7 @@ import type {
   SampleRange,
   WorkerState,
 } from "@strata/runtime-core";
+import type { ShardRequestInput } from "../engine/index.js";
 import {
   boundedList,
   finite,
@@ -62,12 +63,8 @@ export interface HeartbeatInput {
   resources: ResourceUsage | undefined;
 }
 
-/** A validated GetDataShard / GetShardAssignments request. */
-export interface ShardRequestInput {
-  workerId: string;
-  datasetId: string;
-  epoch: number;
-}
+/** A validated GetDataShard / GetShardAssignments request: exactly what the engine takes. */
+export type { ShardRequestInput };
 
 /** A validated ReportShardProgress request. */
 export interface ShardProgressInput {
