@@ -4,7 +4,7 @@
 //   local put (1 MiB, 64 MiB, 512 MiB) vs plain fs open + write + fsync + close   target >= 0.9x
 //   S3 upload / download of 256 MiB vs `/usr/bin/aws s3 cp` to the same s3rver      target >= 1.0x
 // Run: pnpm --filter @strata/storage bench   (env BENCH_QUICK=1 for a shorter run)
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, open, readFile, rm, unlink, writeFile } from "node:fs/promises";
@@ -14,10 +14,10 @@ import { pipeline } from "node:stream/promises";
 import { createLocalStorage } from "../src/index.js";
 import { createS3Storage } from "../src/s3/index.js";
 import { S3RVER_CREDENTIALS, startS3rver } from "../src/testing/index.js";
+import { aws, requireAwsCli } from "../test/aws-cli.js";
 
 const MiB = 1024 * 1024;
 const quick = process.env.BENCH_QUICK === "1";
-const AWS_CLI = "/usr/bin/aws";
 
 interface Row {
   name: string;
@@ -32,7 +32,7 @@ const rows: Row[] = [];
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 
-async function time(fn: () => Promise<void>): Promise<number> {
+async function time(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
   await fn();
   return performance.now() - start;
@@ -41,8 +41,8 @@ async function time(fn: () => Promise<void>): Promise<number> {
 /** Runs ours and the peer alternately `rounds` times; returns the median ms of each. */
 async function compare(
   rounds: number,
-  ours: () => Promise<void>,
-  peer: () => Promise<void>,
+  ours: () => Promise<unknown>,
+  peer: () => Promise<unknown>,
   between: () => Promise<void> = async () => undefined,
 ): Promise<[number, number, number]> {
   const a: number[] = [];
@@ -156,34 +156,6 @@ async function syncFs(dir: string): Promise<void> {
   await new Promise<void>((resolve) => execFile("sync", () => resolve()));
 }
 
-function aws(endpoint: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      AWS_CLI,
-      ["--endpoint-url", endpoint, ...args, ...(args[1] === "cp" ? ["--only-show-errors"] : [])],
-      {
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: process.env.HOME ?? "/tmp",
-          AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
-          AWS_DEFAULT_REGION: "us-east-1",
-          AWS_EC2_METADATA_DISABLED: "true",
-        },
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
-    let err = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`aws ${args.join(" ")}: ${code} ${err}`)),
-    );
-  });
-}
-
 /** The CLI's process startup (python + botocore), which is part of every `aws s3 cp`. */
 function startupNote(startupMs: number): string {
   return `aws process startup alone ~${startupMs.toFixed(0)} ms`;
@@ -193,7 +165,7 @@ async function benchS3(dir: string): Promise<void> {
   // Tuned for s3rver on this 2-core box: 4 parallel 8 MiB parts/ranges (the library default is 8).
   const partMiB = Number(process.env.BENCH_PART_MIB ?? 8);
   const queueSize = Number(process.env.BENCH_QUEUE ?? 4);
-  if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} is missing: apt-get install awscli`);
+  requireAwsCli();
   const server = await startS3rver({ bucket: "bench" });
   try {
     const size = 256 * MiB;
