@@ -3,8 +3,8 @@ import { Code, createLogger, LOG_LEVELS, loadConfig, RuntimeError } from "@strat
 import { Command, InvalidArgumentError } from "commander";
 import type { CoordinatorConfig } from "./config.js";
 import { coordinatorConfigSchema, isLoopbackHost } from "./config.js";
-import { parseHostPort } from "./server/grpc-server.js";
-import { startCoordinator } from "./server/start-coordinator.js";
+import { parseHostPort } from "./host-port.js";
+import { startCoordinator } from "./start-coordinator.js";
 
 /** Exit code for a configuration error (bad flag, env variable or config file). */
 export const EXIT_CONFIG = 2;

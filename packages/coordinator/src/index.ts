@@ -16,11 +16,11 @@ export type {
   HttpRouter,
   RouteOptions,
 } from "./http/http-router.js";
-export type { CoordinatorMetrics } from "./server/coordinator-metrics.js";
+export type { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
 export type {
   RunningCoordinator,
   StartCoordinatorOptions,
-} from "./server/start-coordinator.js";
-export { DATABASE_FILE, startCoordinator } from "./server/start-coordinator.js";
+} from "./start-coordinator.js";
+export { DATABASE_FILE, startCoordinator } from "./start-coordinator.js";
 export type { CoordinatorStore } from "./store/index.js";
 export { createMemoryStore, createSqliteStore } from "./store/index.js";

@@ -1,5 +1,5 @@
 import { Code, RuntimeError } from "@strata/runtime-core";
-import type { CoordinatorMetrics } from "../server/coordinator-metrics.js";
+import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { HttpRouter } from "./http-router.js";
 
 /** What `/api/ready` checks; every part must be true. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@strata/runtime-core";
 import { Code, codeToHttpStatus, codeToString, RuntimeError } from "@strata/runtime-core";
-import type { BearerAuth } from "../server/bearer-auth.js";
+import type { BearerAuth } from "../auth/bearer-auth.js";
 
 /** What a route handler returns: a status, a body (objects are sent as JSON) and extra headers. */
 export interface HttpResult {

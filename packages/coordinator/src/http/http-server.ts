@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Code, RuntimeError } from "@strata/runtime-core";
-import { parseHostPort } from "../server/grpc-server.js";
+import { parseHostPort } from "../host-port.js";
 import type { HttpRouter } from "./http-router.js";
 
 /** A listening HTTP server. */

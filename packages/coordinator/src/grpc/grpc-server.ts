@@ -2,6 +2,7 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { CoordinatorServer } from "@strata/proto";
 import { CoordinatorService } from "@strata/proto";
 import { Code, RuntimeError } from "@strata/runtime-core";
+import { parseHostPort } from "../host-port.js";
 
 /** Largest request message the server accepts: 4 MiB. */
 export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -26,22 +27,6 @@ export interface GrpcServerHandle {
   drain(): Promise<void>;
   /** Cancels every open call and closes every connection. */
   forceShutdown(): void;
-}
-
-/** Splits `host:port` and checks the port. Throws `InvalidArgument` naming `field`. */
-export function parseHostPort(address: string, field: string): { host: string; port: number } {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(address.trim());
-  const port = Number(match?.[2]);
-  if (match === null || !Number.isInteger(port) || port > 65_535) {
-    throw new RuntimeError(
-      `${field}: expected host:port with a port from 0 to 65535, got "${address}"`,
-      {
-        code: Code.InvalidArgument,
-        details: { field },
-      },
-    );
-  }
-  return { host: match[1] as string, port };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { Code, RuntimeError } from "@strata/runtime-core";
-import type { BearerAuth } from "./bearer-auth.js";
-import type { CoordinatorMetrics } from "./coordinator-metrics.js";
+import type { BearerAuth } from "../auth/bearer-auth.js";
+import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { TokenBucketLimiter } from "./token-bucket-limiter.js";
 
 /** Largest total request metadata (keys plus values), in bytes. Bigger requests are refused. */

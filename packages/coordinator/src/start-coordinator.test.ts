@@ -1,8 +1,8 @@
 import { credentials } from "@grpc/grpc-js";
 import { CoordinatorClient } from "@strata/proto";
 import { Code, RuntimeError } from "@strata/runtime-core";
-import { createMemoryStore } from "../store/index.js";
 import { startCoordinator } from "./start-coordinator.js";
+import { createMemoryStore } from "./store/index.js";
 
 describe("startCoordinator (library API)", () => {
   test("binds port 0, serves gRPC and HTTP, adds routes, closes idempotently", async () => {

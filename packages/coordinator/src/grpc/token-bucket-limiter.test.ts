@@ -1,5 +1,5 @@
 import { ManualClock } from "@strata/runtime-core";
-import { createBearerAuth } from "./bearer-auth.js";
+import { createBearerAuth } from "../auth/bearer-auth.js";
 import { createTokenBucketLimiter } from "./token-bucket-limiter.js";
 
 describe("createTokenBucketLimiter", () => {

@@ -24,6 +24,8 @@ import type {
 import type { Logger } from "@strata/runtime-core";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import type { CoordinatorEngine } from "../engine/index.js";
+import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
+import type { CounterCell, HistogramCell } from "../metrics/fast-metrics.js";
 import {
   parseBarrier,
   parseCheckpoint,
@@ -36,8 +38,6 @@ import {
   parseShardRequest,
 } from "../validation/parse-requests.js";
 import type { CallGuard } from "./call-guard.js";
-import type { CoordinatorMetrics } from "./coordinator-metrics.js";
-import type { CounterCell, HistogramCell } from "./fast-metrics.js";
 import { assignmentsToProto, checkpointToProto, shardToProto } from "./to-proto.js";
 import { toServiceError } from "./to-service-error.js";
 
