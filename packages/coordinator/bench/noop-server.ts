@@ -73,6 +73,8 @@ const service: CoordinatorServer = {
   getLatestCheckpoint: unimplemented,
   getShardAssignments: unimplemented,
   reportShardProgress: unimplemented,
+  getShardProgress: unimplemented,
+  restoreShardProgress: unimplemented,
   streamHeartbeats(call) {
     call.on("data", () =>
       call.write({

@@ -264,6 +264,13 @@ export interface ShardRequest {
   datasetId: string;
   /** Epoch, 0 or more. */
   epoch: bigint;
+  /**
+   * Added (GetShardAssignments only): most shards in one answer; 0 = the coordinator's default
+   * (10,000). Larger values are capped at 100,000 so an answer stays inside the message size limit.
+   */
+  pageSize: bigint;
+  /** Added (GetShardAssignments only): next_page_token of the previous page; empty = first page. */
+  pageToken: string;
 }
 
 /** One shard of a dataset for one epoch: samples [start_index, end_index). */
@@ -306,6 +313,61 @@ export interface ShardAssignmentList {
   membershipVersion: bigint;
   totalShards: bigint;
   shards: ShardAssignment[];
+  /**
+   * Added: pass it as page_token to get the next page; empty on the last page. A token is only
+   * valid for the same membership_version: when membership changed meanwhile the next page is
+   * FAILED_PRECONDITION and the worker starts over from the first page.
+   */
+  nextPageToken: string;
+  /** Added: shards of the whole assignment (all pages), not only of this page. */
+  assignedShards: bigint;
+}
+
+/** Added: the consumed samples of one shard. */
+export interface ShardConsumed {
+  shardId: bigint;
+  /** Consumed ranges [start, end), sorted and merged. */
+  consumed: SampleRange[];
+}
+
+/**
+ * Added: the data position of one dataset epoch: which samples were consumed. Compact, so that
+ * a million-shard dataset fits in one message: complete shards as a bitmap, partial shards with
+ * their ranges.
+ */
+export interface EpochPosition {
+  datasetId: string;
+  epoch: bigint;
+  /** Shards of the dataset; the bitmap has ceil(total_shards / 8) bytes. */
+  totalShards: bigint;
+  /**
+   * Bit i (byte i / 8, bit i % 8 counted from the least significant) is set when shard i was
+   * consumed completely.
+   */
+  completeShards: Buffer;
+  /** Shards partly consumed, with their consumed ranges. */
+  partialShards: ShardConsumed[];
+  /** Samples consumed in total (complete and partial shards). */
+  consumedSamples: bigint;
+  /** The membership version when the position was read (informational). */
+  membershipVersion: bigint;
+}
+
+/** Added: puts a dataset's progress back to a position. */
+export interface RestoreProgressRequest {
+  workerId: string;
+  position: EpochPosition | undefined;
+}
+
+/** Added: the answer to RestoreShardProgress. */
+export interface RestoreProgressAck {
+  restored: boolean;
+  /** Samples of the epoch consumed after the restore (those of the position). */
+  consumedSamples: bigint;
+  /** The membership version after the restore (it is bumped so workers ask for shards again). */
+  membershipVersion: bigint;
+  /** Epochs after the position's epoch whose progress was forgotten. */
+  forgottenEpochs: bigint[];
 }
 
 /** Added: a worker reporting consumed samples of one shard. */
@@ -1890,7 +1952,7 @@ export const GpuUsage: MessageFns<GpuUsage> = {
 };
 
 function createBaseShardRequest(): ShardRequest {
-  return { workerId: "", datasetId: "", epoch: 0n };
+  return { workerId: "", datasetId: "", epoch: 0n, pageSize: 0n, pageToken: "" };
 }
 
 export const ShardRequest: MessageFns<ShardRequest> = {
@@ -1906,6 +1968,15 @@ export const ShardRequest: MessageFns<ShardRequest> = {
         throw new globalThis.Error("value provided for field message.epoch of type int64 too large");
       }
       writer.uint32(24).int64(message.epoch);
+    }
+    if (message.pageSize !== 0n) {
+      if (BigInt.asIntN(64, message.pageSize) !== message.pageSize) {
+        throw new globalThis.Error("value provided for field message.pageSize of type int64 too large");
+      }
+      writer.uint32(32).int64(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(42).string(message.pageToken);
     }
     return writer;
   },
@@ -1947,6 +2018,22 @@ export const ShardRequest: MessageFns<ShardRequest> = {
             message.epoch = reader.int64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pageSize = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1972,6 +2059,16 @@ export const ShardRequest: MessageFns<ShardRequest> = {
         ? globalThis.String(object.dataset_id)
         : "",
       epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
+      pageSize: isSet(object.pageSize)
+        ? BigInt(object.pageSize)
+        : isSet(object.page_size)
+        ? BigInt(object.page_size)
+        : 0n,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1986,6 +2083,12 @@ export const ShardRequest: MessageFns<ShardRequest> = {
     if (message.epoch !== 0n) {
       obj.epoch = message.epoch.toString();
     }
+    if (message.pageSize !== 0n) {
+      obj.pageSize = message.pageSize.toString();
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -1997,6 +2100,8 @@ export const ShardRequest: MessageFns<ShardRequest> = {
     message.workerId = object.workerId ?? "";
     message.datasetId = object.datasetId ?? "";
     message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    message.pageSize = (object.pageSize !== undefined && object.pageSize !== null) ? BigInt(object.pageSize) : 0n;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
@@ -2349,7 +2454,16 @@ export const SampleRange: MessageFns<SampleRange> = {
 };
 
 function createBaseShardAssignmentList(): ShardAssignmentList {
-  return { workerId: "", datasetId: "", epoch: 0n, membershipVersion: 0n, totalShards: 0n, shards: [] };
+  return {
+    workerId: "",
+    datasetId: "",
+    epoch: 0n,
+    membershipVersion: 0n,
+    totalShards: 0n,
+    shards: [],
+    nextPageToken: "",
+    assignedShards: 0n,
+  };
 }
 
 export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
@@ -2380,6 +2494,15 @@ export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
     }
     for (const v of message.shards) {
       ShardAssignment.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(58).string(message.nextPageToken);
+    }
+    if (message.assignedShards !== 0n) {
+      if (BigInt.asIntN(64, message.assignedShards) !== message.assignedShards) {
+        throw new globalThis.Error("value provided for field message.assignedShards of type int64 too large");
+      }
+      writer.uint32(64).int64(message.assignedShards);
     }
     return writer;
   },
@@ -2445,6 +2568,22 @@ export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
             message.shards.push(ShardAssignment.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.assignedShards = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2483,6 +2622,16 @@ export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
       shards: globalThis.Array.isArray(object?.shards)
         ? object.shards.map((e: any) => ShardAssignment.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      assignedShards: isSet(object.assignedShards)
+        ? BigInt(object.assignedShards)
+        : isSet(object.assigned_shards)
+        ? BigInt(object.assigned_shards)
+        : 0n,
     };
   },
 
@@ -2506,6 +2655,12 @@ export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
     if (message.shards?.length) {
       obj.shards = message.shards.map((e) => ShardAssignment.toJSON(e));
     }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.assignedShards !== 0n) {
+      obj.assignedShards = message.assignedShards.toString();
+    }
     return obj;
   },
 
@@ -2524,6 +2679,562 @@ export const ShardAssignmentList: MessageFns<ShardAssignmentList> = {
       ? BigInt(object.totalShards)
       : 0n;
     message.shards = object.shards?.map((e) => ShardAssignment.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.assignedShards = (object.assignedShards !== undefined && object.assignedShards !== null)
+      ? BigInt(object.assignedShards)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseShardConsumed(): ShardConsumed {
+  return { shardId: 0n, consumed: [] };
+}
+
+export const ShardConsumed: MessageFns<ShardConsumed> = {
+  encode(message: ShardConsumed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.shardId !== 0n) {
+      if (BigInt.asIntN(64, message.shardId) !== message.shardId) {
+        throw new globalThis.Error("value provided for field message.shardId of type int64 too large");
+      }
+      writer.uint32(8).int64(message.shardId);
+    }
+    for (const v of message.consumed) {
+      SampleRange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShardConsumed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShardConsumed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.shardId = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumed.push(SampleRange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShardConsumed {
+    return {
+      shardId: isSet(object.shardId) ? BigInt(object.shardId) : isSet(object.shard_id) ? BigInt(object.shard_id) : 0n,
+      consumed: globalThis.Array.isArray(object?.consumed)
+        ? object.consumed.map((e: any) => SampleRange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ShardConsumed): unknown {
+    const obj: any = {};
+    if (message.shardId !== 0n) {
+      obj.shardId = message.shardId.toString();
+    }
+    if (message.consumed?.length) {
+      obj.consumed = message.consumed.map((e) => SampleRange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShardConsumed>): ShardConsumed {
+    return ShardConsumed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShardConsumed>): ShardConsumed {
+    const message = createBaseShardConsumed();
+    message.shardId = (object.shardId !== undefined && object.shardId !== null) ? BigInt(object.shardId) : 0n;
+    message.consumed = object.consumed?.map((e) => SampleRange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEpochPosition(): EpochPosition {
+  return {
+    datasetId: "",
+    epoch: 0n,
+    totalShards: 0n,
+    completeShards: Buffer.alloc(0),
+    partialShards: [],
+    consumedSamples: 0n,
+    membershipVersion: 0n,
+  };
+}
+
+export const EpochPosition: MessageFns<EpochPosition> = {
+  encode(message: EpochPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.datasetId !== "") {
+      writer.uint32(10).string(message.datasetId);
+    }
+    if (message.epoch !== 0n) {
+      if (BigInt.asIntN(64, message.epoch) !== message.epoch) {
+        throw new globalThis.Error("value provided for field message.epoch of type int64 too large");
+      }
+      writer.uint32(16).int64(message.epoch);
+    }
+    if (message.totalShards !== 0n) {
+      if (BigInt.asIntN(64, message.totalShards) !== message.totalShards) {
+        throw new globalThis.Error("value provided for field message.totalShards of type int64 too large");
+      }
+      writer.uint32(24).int64(message.totalShards);
+    }
+    if (message.completeShards.length !== 0) {
+      writer.uint32(34).bytes(message.completeShards);
+    }
+    for (const v of message.partialShards) {
+      ShardConsumed.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.consumedSamples !== 0n) {
+      if (BigInt.asIntN(64, message.consumedSamples) !== message.consumedSamples) {
+        throw new globalThis.Error("value provided for field message.consumedSamples of type int64 too large");
+      }
+      writer.uint32(48).int64(message.consumedSamples);
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(56).int64(message.membershipVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EpochPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEpochPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.datasetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalShards = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.completeShards = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.partialShards.push(ShardConsumed.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.consumedSamples = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EpochPosition {
+    return {
+      datasetId: isSet(object.datasetId)
+        ? globalThis.String(object.datasetId)
+        : isSet(object.dataset_id)
+        ? globalThis.String(object.dataset_id)
+        : "",
+      epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
+      totalShards: isSet(object.totalShards)
+        ? BigInt(object.totalShards)
+        : isSet(object.total_shards)
+        ? BigInt(object.total_shards)
+        : 0n,
+      completeShards: isSet(object.completeShards)
+        ? Buffer.from(bytesFromBase64(object.completeShards))
+        : isSet(object.complete_shards)
+        ? Buffer.from(bytesFromBase64(object.complete_shards))
+        : Buffer.alloc(0),
+      partialShards: globalThis.Array.isArray(object?.partialShards)
+        ? object.partialShards.map((e: any) => ShardConsumed.fromJSON(e))
+        : globalThis.Array.isArray(object?.partial_shards)
+        ? object.partial_shards.map((e: any) => ShardConsumed.fromJSON(e))
+        : [],
+      consumedSamples: isSet(object.consumedSamples)
+        ? BigInt(object.consumedSamples)
+        : isSet(object.consumed_samples)
+        ? BigInt(object.consumed_samples)
+        : 0n,
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
+    };
+  },
+
+  toJSON(message: EpochPosition): unknown {
+    const obj: any = {};
+    if (message.datasetId !== "") {
+      obj.datasetId = message.datasetId;
+    }
+    if (message.epoch !== 0n) {
+      obj.epoch = message.epoch.toString();
+    }
+    if (message.totalShards !== 0n) {
+      obj.totalShards = message.totalShards.toString();
+    }
+    if (message.completeShards.length !== 0) {
+      obj.completeShards = base64FromBytes(message.completeShards);
+    }
+    if (message.partialShards?.length) {
+      obj.partialShards = message.partialShards.map((e) => ShardConsumed.toJSON(e));
+    }
+    if (message.consumedSamples !== 0n) {
+      obj.consumedSamples = message.consumedSamples.toString();
+    }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EpochPosition>): EpochPosition {
+    return EpochPosition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EpochPosition>): EpochPosition {
+    const message = createBaseEpochPosition();
+    message.datasetId = object.datasetId ?? "";
+    message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    message.totalShards = (object.totalShards !== undefined && object.totalShards !== null)
+      ? BigInt(object.totalShards)
+      : 0n;
+    message.completeShards = object.completeShards ?? Buffer.alloc(0);
+    message.partialShards = object.partialShards?.map((e) => ShardConsumed.fromPartial(e)) || [];
+    message.consumedSamples = (object.consumedSamples !== undefined && object.consumedSamples !== null)
+      ? BigInt(object.consumedSamples)
+      : 0n;
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseRestoreProgressRequest(): RestoreProgressRequest {
+  return { workerId: "", position: undefined };
+}
+
+export const RestoreProgressRequest: MessageFns<RestoreProgressRequest> = {
+  encode(message: RestoreProgressRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workerId !== "") {
+      writer.uint32(10).string(message.workerId);
+    }
+    if (message.position !== undefined) {
+      EpochPosition.encode(message.position, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreProgressRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreProgressRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.position = EpochPosition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreProgressRequest {
+    return {
+      workerId: isSet(object.workerId)
+        ? globalThis.String(object.workerId)
+        : isSet(object.worker_id)
+        ? globalThis.String(object.worker_id)
+        : "",
+      position: isSet(object.position) ? EpochPosition.fromJSON(object.position) : undefined,
+    };
+  },
+
+  toJSON(message: RestoreProgressRequest): unknown {
+    const obj: any = {};
+    if (message.workerId !== "") {
+      obj.workerId = message.workerId;
+    }
+    if (message.position !== undefined) {
+      obj.position = EpochPosition.toJSON(message.position);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestoreProgressRequest>): RestoreProgressRequest {
+    return RestoreProgressRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestoreProgressRequest>): RestoreProgressRequest {
+    const message = createBaseRestoreProgressRequest();
+    message.workerId = object.workerId ?? "";
+    message.position = (object.position !== undefined && object.position !== null)
+      ? EpochPosition.fromPartial(object.position)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRestoreProgressAck(): RestoreProgressAck {
+  return { restored: false, consumedSamples: 0n, membershipVersion: 0n, forgottenEpochs: [] };
+}
+
+export const RestoreProgressAck: MessageFns<RestoreProgressAck> = {
+  encode(message: RestoreProgressAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restored !== false) {
+      writer.uint32(8).bool(message.restored);
+    }
+    if (message.consumedSamples !== 0n) {
+      if (BigInt.asIntN(64, message.consumedSamples) !== message.consumedSamples) {
+        throw new globalThis.Error("value provided for field message.consumedSamples of type int64 too large");
+      }
+      writer.uint32(16).int64(message.consumedSamples);
+    }
+    if (message.membershipVersion !== 0n) {
+      if (BigInt.asIntN(64, message.membershipVersion) !== message.membershipVersion) {
+        throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
+      }
+      writer.uint32(24).int64(message.membershipVersion);
+    }
+    if (message.forgottenEpochs.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.forgottenEpochs) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field forgottenEpochs of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreProgressAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreProgressAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.restored = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.consumedSamples = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.membershipVersion = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.forgottenEpochs.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.forgottenEpochs.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreProgressAck {
+    return {
+      restored: isSet(object.restored) ? globalThis.Boolean(object.restored) : false,
+      consumedSamples: isSet(object.consumedSamples)
+        ? BigInt(object.consumedSamples)
+        : isSet(object.consumed_samples)
+        ? BigInt(object.consumed_samples)
+        : 0n,
+      membershipVersion: isSet(object.membershipVersion)
+        ? BigInt(object.membershipVersion)
+        : isSet(object.membership_version)
+        ? BigInt(object.membership_version)
+        : 0n,
+      forgottenEpochs: globalThis.Array.isArray(object?.forgottenEpochs)
+        ? object.forgottenEpochs.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.forgotten_epochs)
+        ? object.forgotten_epochs.map((e: any) => BigInt(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RestoreProgressAck): unknown {
+    const obj: any = {};
+    if (message.restored !== false) {
+      obj.restored = message.restored;
+    }
+    if (message.consumedSamples !== 0n) {
+      obj.consumedSamples = message.consumedSamples.toString();
+    }
+    if (message.membershipVersion !== 0n) {
+      obj.membershipVersion = message.membershipVersion.toString();
+    }
+    if (message.forgottenEpochs?.length) {
+      obj.forgottenEpochs = message.forgottenEpochs.map((e) => e.toString());
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestoreProgressAck>): RestoreProgressAck {
+    return RestoreProgressAck.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestoreProgressAck>): RestoreProgressAck {
+    const message = createBaseRestoreProgressAck();
+    message.restored = object.restored ?? false;
+    message.consumedSamples = (object.consumedSamples !== undefined && object.consumedSamples !== null)
+      ? BigInt(object.consumedSamples)
+      : 0n;
+    message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
+      ? BigInt(object.membershipVersion)
+      : 0n;
+    message.forgottenEpochs = object.forgottenEpochs?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
@@ -4683,6 +5394,37 @@ export const CoordinatorService = {
     responseSerialize: (value: ShardProgressAck): Buffer => Buffer.from(ShardProgressAck.encode(value).finish()),
     responseDeserialize: (value: Buffer): ShardProgressAck => ShardProgressAck.decode(value),
   },
+  /**
+   * Reads the consumed sample ranges of one dataset epoch: the data position a checkpoint keeps
+   * so that a job resuming from it can put the coordinator's progress back (RestoreShardProgress).
+   * Read it after this worker's progress up to the checkpoint step was reported.
+   */
+  getShardProgress: {
+    path: "/coordinator.Coordinator/GetShardProgress" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ShardRequest): Buffer => Buffer.from(ShardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ShardRequest => ShardRequest.decode(value),
+    responseSerialize: (value: EpochPosition): Buffer => Buffer.from(EpochPosition.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EpochPosition => EpochPosition.decode(value),
+  },
+  /**
+   * Puts a dataset's progress back to a position read earlier with GetShardProgress: the epoch's
+   * consumed ranges become exactly the position's, pins are dropped, progress of later epochs is
+   * forgotten, and every live worker is told `membership_changed` so it asks for its shards again.
+   * Samples consumed after the position are served again; samples inside it are not. Call it once
+   * per resume (rank 0, then a barrier), before any rank reads the epoch.
+   */
+  restoreShardProgress: {
+    path: "/coordinator.Coordinator/RestoreShardProgress" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RestoreProgressRequest): Buffer =>
+      Buffer.from(RestoreProgressRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RestoreProgressRequest => RestoreProgressRequest.decode(value),
+    responseSerialize: (value: RestoreProgressAck): Buffer => Buffer.from(RestoreProgressAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreProgressAck => RestoreProgressAck.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServer extends UntypedServiceImplementation {
@@ -4715,6 +5457,20 @@ export interface CoordinatorServer extends UntypedServiceImplementation {
    * or a mid-epoch resume the epoch is covered exactly once.
    */
   reportShardProgress: handleUnaryCall<ShardProgress, ShardProgressAck>;
+  /**
+   * Reads the consumed sample ranges of one dataset epoch: the data position a checkpoint keeps
+   * so that a job resuming from it can put the coordinator's progress back (RestoreShardProgress).
+   * Read it after this worker's progress up to the checkpoint step was reported.
+   */
+  getShardProgress: handleUnaryCall<ShardRequest, EpochPosition>;
+  /**
+   * Puts a dataset's progress back to a position read earlier with GetShardProgress: the epoch's
+   * consumed ranges become exactly the position's, pins are dropped, progress of later epochs is
+   * forgotten, and every live worker is told `membership_changed` so it asks for its shards again.
+   * Samples consumed after the position are served again; samples inside it are not. Call it once
+   * per resume (rank 0, then a barrier), before any rank reads the epoch.
+   */
+  restoreShardProgress: handleUnaryCall<RestoreProgressRequest, RestoreProgressAck>;
 }
 
 export interface CoordinatorClient extends Client {
@@ -4892,6 +5648,48 @@ export interface CoordinatorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ShardProgressAck) => void,
   ): ClientUnaryCall;
+  /**
+   * Reads the consumed sample ranges of one dataset epoch: the data position a checkpoint keeps
+   * so that a job resuming from it can put the coordinator's progress back (RestoreShardProgress).
+   * Read it after this worker's progress up to the checkpoint step was reported.
+   */
+  getShardProgress(
+    request: ShardRequest,
+    callback: (error: ServiceError | null, response: EpochPosition) => void,
+  ): ClientUnaryCall;
+  getShardProgress(
+    request: ShardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EpochPosition) => void,
+  ): ClientUnaryCall;
+  getShardProgress(
+    request: ShardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EpochPosition) => void,
+  ): ClientUnaryCall;
+  /**
+   * Puts a dataset's progress back to a position read earlier with GetShardProgress: the epoch's
+   * consumed ranges become exactly the position's, pins are dropped, progress of later epochs is
+   * forgotten, and every live worker is told `membership_changed` so it asks for its shards again.
+   * Samples consumed after the position are served again; samples inside it are not. Call it once
+   * per resume (rank 0, then a barrier), before any rank reads the epoch.
+   */
+  restoreShardProgress(
+    request: RestoreProgressRequest,
+    callback: (error: ServiceError | null, response: RestoreProgressAck) => void,
+  ): ClientUnaryCall;
+  restoreShardProgress(
+    request: RestoreProgressRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RestoreProgressAck) => void,
+  ): ClientUnaryCall;
+  restoreShardProgress(
+    request: RestoreProgressRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RestoreProgressAck) => void,
+  ): ClientUnaryCall;
 }
 
 export const CoordinatorClient = makeGenericClientConstructor(
@@ -4902,6 +5700,14 @@ export const CoordinatorClient = makeGenericClientConstructor(
   service: typeof CoordinatorService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

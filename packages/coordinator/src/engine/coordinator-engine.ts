@@ -28,6 +28,7 @@ import type {
   EngineCounters,
   EngineShardAssignment,
   EngineSnapshot,
+  EpochPositionResult,
   HeartbeatInput,
   HeartbeatResult,
   LatestCheckpointInput,
@@ -36,6 +37,8 @@ import type {
   NotifyCheckpointResult,
   RegisterWorkerInput,
   RegisterWorkerResult,
+  RestoreProgressInput,
+  RestoreProgressResult,
   ShardAssignmentsResult,
   ShardProgressInput,
   ShardProgressResult,
@@ -578,6 +581,44 @@ class Engine implements CoordinatorEngine {
       consumedSamples: outcome.consumedSamples,
       shardComplete: outcome.shardComplete,
       epochComplete: outcome.epochComplete,
+    };
+  }
+
+  getShardProgress(input: ShardRequestInput): EpochPositionResult {
+    this.#assertRunning();
+    this.#assertLive(input.workerId, `read the progress of dataset "${input.datasetId}"`);
+    return {
+      ...this.#datasets.position(input.datasetId, input.epoch),
+      membershipVersion: this.#membershipVersion,
+    };
+  }
+
+  async restoreShardProgress(input: RestoreProgressInput): Promise<RestoreProgressResult> {
+    this.#assertRunning();
+    this.#assertLive(
+      input.workerId,
+      `restore the progress of dataset "${input.position.datasetId}"`,
+    );
+    const outcome = this.#datasets.restorePosition(input.position);
+    // Every live worker asks for its shards again: the bump delivers `membership_changed`.
+    this.#membershipVersion++;
+    this.#plansDirty = true;
+    this.#events.emit({
+      type: "progress_restored",
+      datasetId: input.position.datasetId,
+      epoch: input.position.epoch,
+      workerId: input.workerId,
+      consumedSamples: outcome.consumedSamples,
+      forgottenEpochs: outcome.forgottenEpochs,
+    });
+    await this.#persist([
+      ...outcome.ops,
+      { t: "set_membership_version", version: this.#membershipVersion },
+    ]);
+    return {
+      consumedSamples: outcome.consumedSamples,
+      forgottenEpochs: outcome.forgottenEpochs,
+      membershipVersion: this.#membershipVersion,
     };
   }
 

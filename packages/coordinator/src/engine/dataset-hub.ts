@@ -343,6 +343,118 @@ export class DatasetHub {
     };
   }
 
+  /**
+   * The data position of one epoch: complete shards as a bitmap (bit i of byte i/8, least
+   * significant first) and partly consumed shards with their ranges. NOT_FOUND for an unknown
+   * dataset; an epoch with no progress gives an empty position.
+   */
+  position(datasetId: string, epoch: number): EpochPositionData {
+    const entry = this.#dataset(datasetId);
+    const complete = new Uint8Array(Math.ceil(entry.totalShards / 8));
+    const partial: { shardId: number; consumed: readonly SampleRange[] }[] = [];
+    const state = entry.epochs.get(epoch);
+    let consumedSamples = 0;
+    if (state !== undefined) {
+      for (const [shardId, count] of state.consumedCount) {
+        if (count === 0) continue;
+        consumedSamples += count;
+        if (count === shardSizeOf(entry, shardId)) {
+          complete[shardId >>> 3] = (complete[shardId >>> 3] as number) | (1 << (shardId & 7));
+        } else {
+          partial.push({ shardId, consumed: state.consumed.get(shardId) ?? [] });
+        }
+      }
+    }
+    partial.sort((a, b) => a.shardId - b.shardId);
+    return {
+      datasetId,
+      epoch,
+      totalShards: entry.totalShards,
+      completeShards: complete,
+      partialShards: partial,
+      consumedSamples,
+    };
+  }
+
+  /**
+   * Puts a dataset's progress back to `position`: the epoch's consumed ranges become exactly the
+   * position's (pins and plan dropped), and progress of later epochs is forgotten. Checks the
+   * position against the dataset (INVALID_ARGUMENT naming the field).
+   */
+  restorePosition(position: EpochPositionData): {
+    ops: StoreOp[];
+    consumedSamples: number;
+    forgottenEpochs: number[];
+  } {
+    const entry = this.#dataset(position.datasetId);
+    const { datasetId, epoch } = position;
+    if (position.totalShards !== entry.totalShards) {
+      throw new RuntimeError(
+        `position.total_shards ${position.totalShards} does not match dataset "${datasetId}" (${entry.totalShards} shards); the position belongs to another registration`,
+        { code: Code.InvalidArgument, details: { field: "position.total_shards" } },
+      );
+    }
+    if (position.completeShards.length !== Math.ceil(entry.totalShards / 8)) {
+      throw new RuntimeError(
+        `position.complete_shards must have ${Math.ceil(entry.totalShards / 8)} bytes for ${entry.totalShards} shards, got ${position.completeShards.length}`,
+        { code: Code.InvalidArgument, details: { field: "position.complete_shards" } },
+      );
+    }
+    const consumed = new Map<number, SampleRange[]>();
+    const bits = position.completeShards;
+    for (let byte = 0; byte < bits.length; byte++) {
+      const value = bits[byte] as number;
+      if (value === 0) continue;
+      for (let bit = 0; bit < 8; bit++) {
+        if ((value & (1 << bit)) === 0) continue;
+        const shardId = byte * 8 + bit;
+        if (shardId >= entry.totalShards) {
+          throw new RuntimeError(
+            `position.complete_shards marks shard ${shardId}, beyond the dataset's ${entry.totalShards} shards`,
+            { code: Code.InvalidArgument, details: { field: "position.complete_shards" } },
+          );
+        }
+        const start = shardId * entry.spec.shardSize;
+        consumed.set(shardId, [{ start, end: start + shardSizeOf(entry, shardId) }]);
+      }
+    }
+    for (const p of position.partialShards) {
+      if (!Number.isSafeInteger(p.shardId) || p.shardId < 0 || p.shardId >= entry.totalShards) {
+        throw new RuntimeError(
+          `position.partial_shards names shard ${p.shardId}, outside 0…${entry.totalShards - 1}`,
+          { code: Code.InvalidArgument, details: { field: "position.partial_shards.shard_id" } },
+        );
+      }
+      const start = p.shardId * entry.spec.shardSize;
+      const end = start + shardSizeOf(entry, p.shardId);
+      for (const r of p.consumed) {
+        if (r.start < start || r.end > end || r.start > r.end) {
+          throw new RuntimeError(
+            `position.partial_shards: range [${r.start}, ${r.end}) is outside shard ${p.shardId} [${start}, ${end})`,
+            { code: Code.InvalidArgument, details: { field: "position.partial_shards.consumed" } },
+          );
+        }
+      }
+      consumed.set(p.shardId, mergeRanges([...(consumed.get(p.shardId) ?? []), ...p.consumed]));
+    }
+    const forgottenEpochs = [...entry.epochs.keys()].filter((e) => e > epoch).sort((a, b) => a - b);
+    for (const e of entry.epochs.keys()) if (e >= epoch) entry.epochs.delete(e);
+    const state = this.#epoch(entry, epoch, true);
+    const ops: StoreOp[] = [{ t: "delete_shard_progress_from", datasetId, fromEpoch: epoch }];
+    for (const [shardId, ranges] of consumed) {
+      this.#setConsumed(entry, state, shardId, ranges);
+      ops.push({
+        t: "put_shard_progress",
+        progress: { datasetId, epoch, shardId, consumed: ranges, ownerWorkerId: "" },
+      });
+    }
+    this.o.logger.info(
+      { datasetId, epoch, consumedSamples: state.totalConsumed, forgottenEpochs },
+      "shard progress restored to a checkpoint's position",
+    );
+    return { ops, consumedSamples: state.totalConsumed, forgottenEpochs };
+  }
+
   /** A worker is no longer live: unpin its shards so the survivors take the remainder. */
   onMemberGone(workerId: string): StoreOp[] {
     const ops: StoreOp[] = [];
@@ -571,6 +683,22 @@ export class DatasetHub {
     }
     return plan;
   }
+}
+
+/** Samples in one shard (the last shard may be short). */
+function shardSizeOf(entry: DatasetEntry, shardId: number): number {
+  return Math.min(entry.spec.shardSize, entry.spec.totalSamples - shardId * entry.spec.shardSize);
+}
+
+/** The data position of one dataset epoch (see the proto's `EpochPosition`). */
+export interface EpochPositionData {
+  datasetId: string;
+  epoch: number;
+  totalShards: number;
+  /** Bit i (byte i >> 3, bit i & 7) set when shard i was consumed completely. */
+  completeShards: Uint8Array;
+  partialShards: readonly { shardId: number; consumed: readonly SampleRange[] }[];
+  consumedSamples: number;
 }
 
 /** Names of the spec fields that differ between two specs of one dataset id. */

@@ -81,6 +81,15 @@ export type CoordinatorEvent = EventBase &
         sizeBytes: number;
       }
     | { type: "checkpoint_completed"; jobId: string; step: number; ranks: number }
+    | {
+        type: "progress_restored";
+        datasetId: string;
+        epoch: number;
+        /** The worker that asked (a resuming job's rank 0). */
+        workerId: string;
+        consumedSamples: number;
+        forgottenEpochs: number[];
+      }
   );
 
 /** The `type` tag of {@link CoordinatorEvent}. */

@@ -3,6 +3,7 @@ export {
   DEFAULT_JOB_ID,
   MEMBERSHIP_CHANGED_COMMAND,
 } from "./coordinator-engine.js";
+export type { EpochPositionData } from "./dataset-hub.js";
 export type { CoordinatorEvent, CoordinatorEventType } from "./events.js";
 export type {
   BarrierResult,
@@ -16,6 +17,7 @@ export type {
   EngineCounters,
   EngineShardAssignment,
   EngineSnapshot,
+  EpochPositionResult,
   HeartbeatInput,
   HeartbeatResult,
   LatestCheckpointInput,
@@ -24,6 +26,8 @@ export type {
   NotifyCheckpointResult,
   RegisterWorkerInput,
   RegisterWorkerResult,
+  RestoreProgressInput,
+  RestoreProgressResult,
   ShardAssignmentsResult,
   ShardProgressInput,
   ShardProgressResult,

@@ -13,6 +13,7 @@ import type {
   WorkerState,
 } from "@strata/runtime-core";
 import type { CoordinatorStore } from "../store/coordinator-store.js";
+import type { EpochPositionData } from "./dataset-hub.js";
 import type { CoordinatorEvent } from "./events.js";
 
 /**
@@ -224,6 +225,27 @@ export interface ShardProgressResult {
   epochComplete: boolean;
 }
 
+/** The data position of one dataset epoch (what a checkpoint keeps), read by a live worker. */
+export interface EpochPositionResult extends EpochPositionData {
+  membershipVersion: number;
+}
+
+/** A live worker putting a dataset's progress back to a position read earlier. */
+export interface RestoreProgressInput {
+  workerId: string;
+  position: EpochPositionData;
+}
+
+/** The answer to a progress restore. */
+export interface RestoreProgressResult {
+  /** Samples of the position's epoch consumed after the restore. */
+  consumedSamples: number;
+  /** Later epochs whose progress was forgotten. */
+  forgottenEpochs: number[];
+  /** The membership version after the restore (bumped, so workers ask for shards again). */
+  membershipVersion: number;
+}
+
 /** A rank's part of a checkpoint, as a worker reports it. */
 export interface NotifyCheckpointInput {
   workerId: string;
@@ -428,6 +450,20 @@ export interface CoordinatorEngine {
    * shard are accepted as no-ops.
    */
   reportShardProgress(input: ShardProgressInput): Promise<ShardProgressResult>;
+
+  /**
+   * The data position of one dataset epoch (complete shards as a bitmap, partial ones with their
+   * ranges): what a checkpoint keeps so a resuming job can restore it. NOT_FOUND for an unknown
+   * dataset, FAILED_PRECONDITION when the worker is not live.
+   */
+  getShardProgress(input: ShardRequestInput): EpochPositionResult;
+  /**
+   * Puts a dataset's progress back to a position (durable before it resolves): the epoch's
+   * consumed ranges become the position's, pins and plans are dropped, later epochs are
+   * forgotten, and the membership version is bumped so every live worker asks for its shards
+   * again. INVALID_ARGUMENT when the position does not fit the dataset.
+   */
+  restoreShardProgress(input: RestoreProgressInput): Promise<RestoreProgressResult>;
 
   /** Records one rank's part of a checkpoint step (durable before it resolves). The coordinator never reads or deletes `storagePath`. */
   notifyCheckpoint(input: NotifyCheckpointInput): Promise<NotifyCheckpointResult>;

@@ -13,9 +13,11 @@ import type {
   CheckpointAck,
   CoordinatorServer,
   DatasetAck,
+  EpochPosition,
   HeartbeatRequest,
   HeartbeatResponse,
   RecoveryResponse,
+  RestoreProgressAck,
   ShardAssignment,
   ShardAssignmentList,
   ShardProgressAck,
@@ -34,11 +36,17 @@ import {
   parseRecovery,
   parseRegisterDataset,
   parseRegisterWorker,
+  parseRestoreProgress,
   parseShardProgress,
   parseShardRequest,
 } from "../validation/parse-requests.js";
 import type { CallGuard } from "./call-guard.js";
-import { assignmentsToProto, checkpointToProto, shardToProto } from "./to-proto.js";
+import {
+  assignmentsToProto,
+  checkpointToProto,
+  positionToProto,
+  shardToProto,
+} from "./to-proto.js";
 import { toServiceError } from "./to-service-error.js";
 
 /** Options for {@link createCoordinatorService}. */
@@ -298,6 +306,23 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
           consumedSamples: BigInt(result.consumedSamples),
           shardComplete: result.shardComplete,
           epochComplete: result.epochComplete,
+        };
+      },
+    ),
+
+    getShardProgress: unary("getShardProgress", (request): EpochPosition => {
+      return positionToProto(engine.getShardProgress(parseShardRequest(request)));
+    }),
+
+    restoreShardProgress: unary(
+      "restoreShardProgress",
+      async (request): Promise<RestoreProgressAck> => {
+        const result = await engine.restoreShardProgress(parseRestoreProgress(request));
+        return {
+          restored: true,
+          consumedSamples: BigInt(result.consumedSamples),
+          membershipVersion: BigInt(result.membershipVersion),
+          forgottenEpochs: result.forgottenEpochs.map(BigInt),
         };
       },
     ),

@@ -1,10 +1,15 @@
 import type {
   CheckpointInfo,
+  EpochPosition,
   ShardAssignment as ProtoShardAssignment,
   ShardAssignmentList,
 } from "@strata/proto";
 import type { CheckpointRecord } from "@strata/runtime-core";
-import type { EngineShardAssignment, ShardAssignmentsResult } from "../engine/index.js";
+import type {
+  EngineShardAssignment,
+  EpochPositionResult,
+  ShardAssignmentsResult,
+} from "../engine/index.js";
 import { checkpointKindToProto } from "../validation/parse-requests.js";
 
 /** An engine shard (plain numbers) as the proto message (bigints). */
@@ -34,6 +39,28 @@ export function assignmentsToProto(result: ShardAssignmentsResult): ShardAssignm
     membershipVersion: BigInt(result.membershipVersion),
     totalShards: BigInt(result.totalShards),
     shards: result.assignments.map(shardToProto),
+    nextPageToken: "",
+    assignedShards: BigInt(result.assignments.length),
+  };
+}
+
+/** A dataset epoch's data position as the proto message. */
+export function positionToProto(position: EpochPositionResult): EpochPosition {
+  return {
+    datasetId: position.datasetId,
+    epoch: BigInt(position.epoch),
+    totalShards: BigInt(position.totalShards),
+    completeShards: Buffer.from(
+      position.completeShards.buffer,
+      position.completeShards.byteOffset,
+      position.completeShards.byteLength,
+    ),
+    partialShards: position.partialShards.map((p) => ({
+      shardId: BigInt(p.shardId),
+      consumed: p.consumed.map((r) => ({ start: BigInt(r.start), end: BigInt(r.end) })),
+    })),
+    consumedSamples: BigInt(position.consumedSamples),
+    membershipVersion: BigInt(position.membershipVersion),
   };
 }
 

@@ -88,6 +88,8 @@ export type StoreOp =
   | { t: "put_shard_plan"; plan: StoredShardPlan }
   /** Drops every progress row of `datasetId` with an epoch below `beforeEpoch`. */
   | { t: "delete_shard_progress_before"; datasetId: string; beforeEpoch: number }
+  /** Drops every progress row of `datasetId` with an epoch of `fromEpoch` or later (a restore). */
+  | { t: "delete_shard_progress_from"; datasetId: string; fromEpoch: number }
   | { t: "put_checkpoint_step"; step: StoredCheckpointStep }
   | { t: "put_checkpoint"; record: CheckpointRecord }
   /** Drops a checkpoint step and its rank records (metadata only; user storage is never touched). */

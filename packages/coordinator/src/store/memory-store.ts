@@ -95,6 +95,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
           if (p.datasetId === op.datasetId && p.epoch < op.beforeEpoch) progress.delete(key);
         }
         return;
+      case "delete_shard_progress_from":
+        for (const [key, p] of progress) {
+          if (p.datasetId === op.datasetId && p.epoch >= op.fromEpoch) progress.delete(key);
+        }
+        return;
       case "put_checkpoint_step":
         steps.set(stepKey(op.step.jobId, op.step.step), structuredClone(op.step));
         return;

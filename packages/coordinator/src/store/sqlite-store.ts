@@ -171,6 +171,9 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
     deleteProgressBefore: db.prepare(
       "DELETE FROM shard_progress WHERE dataset_id = ? AND epoch < ?",
     ),
+    deleteProgressFrom: db.prepare(
+      "DELETE FROM shard_progress WHERE dataset_id = ? AND epoch >= ?",
+    ),
     putStep: db.prepare(
       `INSERT OR REPLACE INTO checkpoint_steps (job_id, step, epoch, expected_ranks_json, complete, created_at_ms,
          completed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -248,6 +251,9 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
         return;
       case "delete_shard_progress_before":
         stmt.deleteProgressBefore.run(op.datasetId, op.beforeEpoch);
+        return;
+      case "delete_shard_progress_from":
+        stmt.deleteProgressFrom.run(op.datasetId, op.fromEpoch);
         return;
       case "put_checkpoint_step": {
         const s = op.step;

@@ -6,6 +6,7 @@ import type {
   ResourceUsage as ProtoResourceUsage,
   WorkerInfo as ProtoWorkerInfo,
   RecoveryRequest,
+  RestoreProgressRequest,
   ShardProgress,
   ShardRequest,
 } from "@strata/proto";
@@ -17,7 +18,7 @@ import type {
   SampleRange,
   WorkerState,
 } from "@strata/runtime-core";
-import type { ShardRequestInput } from "../engine/index.js";
+import type { RestoreProgressInput, ShardRequestInput } from "../engine/index.js";
 import {
   boundedList,
   finite,
@@ -247,6 +248,45 @@ export function parseShardRequest(request: ShardRequest): ShardRequestInput {
     workerId: requireId(request.workerId, "worker_id"),
     datasetId: requireId(request.datasetId, "dataset_id"),
     epoch: int64(request.epoch, "epoch"),
+  };
+}
+
+/** Most partly consumed shards a position may list (one or two per worker in practice). */
+export const MAX_PARTIAL_SHARDS = 100_000;
+
+/** RestoreShardProgress: the position's shape; the engine checks it against the dataset. */
+export function parseRestoreProgress(request: RestoreProgressRequest): RestoreProgressInput {
+  const workerId = requireId(request.workerId, "worker_id");
+  const position = request.position;
+  if (position === undefined) throw invalidArgument("position", "is required");
+  const totalShards = int64(position.totalShards, "position.total_shards", 1, MAX_TOTAL_SHARDS);
+  const partialShards = boundedList(
+    position.partialShards,
+    "position.partial_shards",
+    MAX_PARTIAL_SHARDS,
+  ).map((p, i) => {
+    const field = `position.partial_shards[${i}]`;
+    const shardId = int64(p.shardId, `${field}.shard_id`, 0, MAX_TOTAL_SHARDS - 1);
+    const consumed = boundedList(p.consumed, `${field}.consumed`).map((r, j) => {
+      const start = int64(r.start, `${field}.consumed[${j}].start`);
+      const end = int64(r.end, `${field}.consumed[${j}].end`);
+      if (end <= start) {
+        throw invalidArgument(`${field}.consumed[${j}]`, "end must be greater than start");
+      }
+      return { start, end };
+    });
+    return { shardId, consumed };
+  });
+  return {
+    workerId,
+    position: {
+      datasetId: requireId(position.datasetId, "position.dataset_id"),
+      epoch: int64(position.epoch, "position.epoch"),
+      totalShards,
+      completeShards: position.completeShards,
+      partialShards,
+      consumedSamples: int64(position.consumedSamples, "position.consumed_samples"),
+    },
   };
 }
 

@@ -138,12 +138,16 @@ export function connect(address: string, options: ConnectOptions = {}): TestClie
         workerId,
         datasetId,
         epoch: BigInt(epoch),
+        pageSize: 0n,
+        pageToken: "",
       }),
     getShardAssignments: (workerId, datasetId, epoch) =>
       call(raw.getShardAssignments as Unary<unknown, ShardAssignmentList>, {
         workerId,
         datasetId,
         epoch: BigInt(epoch),
+        pageSize: 0n,
+        pageToken: "",
       }),
     reportShardProgress: (r) =>
       call(raw.reportShardProgress as Unary<ShardProgress, ShardProgressAck>, {
