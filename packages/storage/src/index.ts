@@ -1,6 +1,6 @@
 export type { CreateStorageOptions } from "./create-storage.js";
 export { createStorage } from "./create-storage.js";
-export type { LocalStorageOptions } from "./local-storage.js";
+export type { LocalPutEntry, LocalStorageOptions, PutManyOptions } from "./local-storage.js";
 export { createLocalStorage, LocalStorage } from "./local-storage.js";
 export type { MemoryStorageOptions } from "./memory-storage.js";
 export { compareKeys, createMemoryStorage, MemoryStorage, resolveRange } from "./memory-storage.js";

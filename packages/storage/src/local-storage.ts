@@ -51,6 +51,20 @@ export interface LocalStorageOptions {
   dirMode?: number;
 }
 
+/** One object of {@link LocalStorage.putMany}. */
+export interface LocalPutEntry {
+  key: string;
+  body: PutBody;
+  /** Fail with `AlreadyExists` instead of replacing. Default false. */
+  createOnly?: boolean;
+}
+
+/** Options for {@link LocalStorage.putMany}. */
+export interface PutManyOptions extends CallOptions {
+  /** Objects written at once. Default 4. */
+  concurrency?: number;
+}
+
 /** Largest single read or write syscall, in bytes; between them the signal is checked. */
 const IO_CHUNK_BYTES = 16 * 1024 * 1024;
 /** How many files `deleteMany` removes at once. */
@@ -73,9 +87,13 @@ const PRUNE_RACE_RETRIES = 5;
  *   with hard links (every POSIX local file system; not some FUSE or SMB mounts, where the put
  *   fails with `PermissionDenied`).
  * - **Keys cannot escape the root.** Keys pass {@link validateKey} (no `..`, absolute paths, NUL
- *   or backslashes), the joined path is checked to stay under the root, the object's folder is
- *   resolved with `realpath` and must still be under the root (so a symlinked folder cannot lead
- *   out), and files are opened with `O_NOFOLLOW`. `list` does not follow symbolic links.
+ *   or backslashes), the joined path is checked to stay under the root, and no symbolic link
+ *   under the root is ever followed: the object's folder must resolve (`realpath`) to exactly
+ *   itself, a put creates missing folders one level at a time and checks each (so a planted
+ *   symlinked folder cannot make it create anything outside the root), files are opened with
+ *   `O_NOFOLLOW`, and `list` checks every folder before reading it. A key or list prefix that
+ *   leads through a symbolic link fails with `PermissionDenied`. (The root itself may be a
+ *   symbolic link: it is resolved once.)
  * - **Ordered listing.** `list` walks folders in key order (UTF-8 byte order, as S3 does), so
  *   results stream without sorting the whole tree; `pageSize` does not apply.
  * - Empty folders left by `delete` are removed, up to the root.
@@ -114,19 +132,90 @@ export class LocalStorage implements StorageBackend {
     validateKey(key);
     const operation = `put ${key}`;
     const deadline = createDeadlineSignal(operation, options);
+    try {
+      const written = await this.#writeObject(key, body, options, deadline.signal);
+      await fsyncDirectory(written.dir);
+      return written.info;
+    } catch (error) {
+      throw errorFromFs(error, "put", key);
+    } finally {
+      deadline.cleanup();
+    }
+  }
+
+  /**
+   * Puts several objects and syncs each folder they land in once, instead of once per object.
+   * Each object is atomic and durable exactly as with {@link put} once this resolves; objects are
+   * written `concurrency` at a time (default 4), so their file fsyncs can share journal commits.
+   * If it fails, some objects may have been written (each whole, never partially) and their
+   * folder entries may not be durable yet: call it again or delete them.
+   */
+  async putMany(
+    entries: readonly LocalPutEntry[],
+    options: PutManyOptions = {},
+  ): Promise<ObjectInfo[]> {
+    for (const entry of entries) validateKey(entry.key);
+    const concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RuntimeError("putMany: concurrency must be a positive integer", {
+        code: Code.InvalidArgument,
+        details: { field: "concurrency" },
+      });
+    }
+    const deadline = createDeadlineSignal("putMany", options);
+    const results: ObjectInfo[] = new Array(entries.length);
+    const dirs = new Set<string>();
+    try {
+      let next = 0;
+      const worker = async () => {
+        while (next < entries.length) {
+          const index = next++;
+          const entry = entries[index] as LocalPutEntry;
+          try {
+            const written = await this.#writeObject(
+              entry.key,
+              entry.body,
+              { createOnly: entry.createOnly === true },
+              deadline.signal,
+            );
+            dirs.add(written.dir);
+            results[index] = written.info;
+          } catch (error) {
+            throw errorFromFs(error, "put", entry.key);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
+      await Promise.all([...dirs].map((dir) => fsyncDirectory(dir)));
+      return results;
+    } catch (error) {
+      throw errorFromFs(error, "putMany");
+    } finally {
+      deadline.cleanup();
+    }
+  }
+
+  /**
+   * Writes one object to a temporary file in its folder, fsyncs it and renames (or, create-only,
+   * links) it over the key. The folder itself is not synced: the caller does that.
+   */
+  async #writeObject(
+    key: string,
+    body: PutBody,
+    options: PutOptions,
+    signal: AbortSignal,
+  ): Promise<{ dir: string; info: ObjectInfo }> {
+    const operation = `put ${key}`;
     let tempPath: string | undefined;
     let handle: FileHandle | undefined;
     try {
       const root = await this.#ensureRoot();
       const finalPath = this.#pathOf(root, key);
-      const dir = path.dirname(finalPath);
-      // A concurrent delete may prune the folder between mkdir and open: then make it again.
+      // A concurrent delete may prune the folder between its check and the open: then make it again.
+      let dir: string;
       for (let attempt = 0; ; attempt++) {
-        throwIfAborted(deadline.signal, operation);
-        await mkdir(dir, { recursive: true, mode: this.#dirMode }).catch((error: unknown) => {
-          throw folderConflict(error, key);
-        });
-        await this.#checkInsideRoot(root, dir, key);
+        throwIfAborted(signal, operation);
+        dir = await this.#folderOf(root, key, true);
         tempPath = path.join(
           dir,
           `${RESERVED_SEGMENT_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
@@ -143,27 +232,28 @@ export class LocalStorage implements StorageBackend {
           break;
         } catch (error) {
           tempPath = undefined;
-          if ((error as { code?: unknown }).code !== "ENOENT" || attempt >= PRUNE_RACE_RETRIES)
-            throw error;
+          const errno = (error as { code?: unknown }).code;
+          if (errno === "ENOTDIR") throw folderConflict(error, key);
+          if (errno !== "ENOENT" || attempt >= PRUNE_RACE_RETRIES) throw error;
         }
       }
       let written = 0;
-      for await (const chunk of bodyChunks(body, deadline.signal, operation)) {
+      for await (const chunk of bodyChunks(body, signal, operation)) {
         for (let offset = 0; offset < chunk.length; ) {
           const length = Math.min(IO_CHUNK_BYTES, chunk.length - offset);
           const { bytesWritten } = await handle.write(chunk, offset, length);
           offset += bytesWritten;
           written += bytesWritten;
-          throwIfAborted(deadline.signal, operation);
+          throwIfAborted(signal, operation);
         }
         options.onProgress?.(written);
       }
-      await handle.chmod(this.#fileMode);
+      await handle.chmod(this.#fileMode); // exact, whatever the umask
       await handle.sync();
       const stats = await handle.stat();
       await handle.close();
       handle = undefined;
-      throwIfAborted(deadline.signal, operation);
+      throwIfAborted(signal, operation);
       if (options.createOnly) {
         // link(2) never replaces an existing name: this is the atomic "first writer wins".
         await link(tempPath, finalPath);
@@ -174,12 +264,8 @@ export class LocalStorage implements StorageBackend {
         });
       }
       tempPath = undefined;
-      await fsyncDirectory(dir);
-      return infoOf(key, stats);
-    } catch (error) {
-      throw errorFromFs(error, "put", key);
+      return { dir, info: infoOf(key, stats) };
     } finally {
-      deadline.cleanup();
       await handle?.close().catch(() => undefined);
       if (tempPath !== undefined) await unlink(tempPath).catch(() => undefined);
     }
@@ -255,9 +341,8 @@ export class LocalStorage implements StorageBackend {
     try {
       const root = await this.#existingRoot();
       if (root === undefined) return undefined;
-      const filePath = this.#pathOf(root, key);
-      await this.#checkInsideRoot(root, path.dirname(filePath), key);
-      const stats = await lstat(filePath);
+      const dir = await this.#folderOf(root, key, false);
+      const stats = await lstat(path.join(dir, path.basename(this.#pathOf(root, key))));
       return stats.isFile() ? infoOf(key, stats) : undefined;
     } catch (error) {
       const mapped = errorFromFs(error, "stat", key);
@@ -280,6 +365,17 @@ export class LocalStorage implements StorageBackend {
       // Start in the deepest folder the prefix names in full: "a/b/c" and "a/b/" start at "a/b".
       const slash = prefix.lastIndexOf("/");
       const startKey = slash < 0 ? "" : prefix.slice(0, slash);
+      if (startKey !== "") {
+        // The folder the prefix names must be a real folder under the root, like a key's folder:
+        // a planted symbolic link ("evil" -> /outside) fails instead of listing /outside.
+        try {
+          await this.#folderOf(root, `${startKey}/x`, false);
+        } catch (error) {
+          const errno = (error as { code?: unknown }).code;
+          if (errno === "ENOENT" || errno === "ENOTDIR") return; // nothing stored there
+          throw error;
+        }
+      }
       yield* this.#walk(root, startKey, prefix, deadline.signal, operation);
     } catch (error) {
       throw errorFromFs(error, "list", prefix);
@@ -323,10 +419,9 @@ export class LocalStorage implements StorageBackend {
     try {
       const root = await this.#existingRoot();
       if (root === undefined) return;
-      const filePath = this.#pathOf(root, key);
-      await this.#checkInsideRoot(root, path.dirname(filePath), key);
-      await unlink(filePath);
-      await this.#pruneEmptyFolders(root, path.dirname(filePath));
+      const dir = await this.#folderOf(root, key, false);
+      await unlink(path.join(dir, path.basename(this.#pathOf(root, key))));
+      await this.#pruneEmptyFolders(root, dir);
     } catch (error) {
       const mapped = errorFromFs(error, "delete", key);
       if (mapped.code === Code.NotFound) return; // deletes are idempotent
@@ -356,9 +451,10 @@ export class LocalStorage implements StorageBackend {
   ): AsyncGenerator<ObjectInfo> {
     let entries: Dirent[];
     try {
-      entries = await readdir(dirKey === "" ? root : this.#pathOf(root, dirKey), {
-        withFileTypes: true,
-      });
+      // Checked again right before reading: a folder swapped for a symbolic link after the
+      // parent was read is refused, not followed.
+      const dir = dirKey === "" ? root : await this.#folderOf(root, `${dirKey}/x`, false);
+      entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       const errno = (error as { code?: unknown }).code;
       if (errno === "ENOENT" || errno === "ENOTDIR") return; // the folder went away or never was
@@ -394,9 +490,11 @@ export class LocalStorage implements StorageBackend {
     if (root === undefined) {
       throw new RuntimeError(`object ${key} not found`, { code: Code.NotFound, details: { key } });
     }
-    const filePath = this.#pathOf(root, key);
-    await this.#checkInsideRoot(root, path.dirname(filePath), key);
-    return open(filePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    const dir = await this.#folderOf(root, key, false);
+    return open(
+      path.join(dir, path.basename(this.#pathOf(root, key))),
+      fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW,
+    );
   }
 
   /** The root's real path, creating the root first. */
@@ -431,19 +529,37 @@ export class LocalStorage implements StorageBackend {
     return joined;
   }
 
-  /** Refuses a folder whose real path (after symlinks) is outside the root. */
-  async #checkInsideRoot(root: string, dir: string, key: string): Promise<void> {
-    if (dir === root) return;
-    const real = await realpath(dir);
-    if (real !== root && !real.startsWith(root + path.sep)) {
-      throw new RuntimeError(
-        `key ${JSON.stringify(key)} leads outside the storage root through a symbolic link`,
-        {
-          code: Code.PermissionDenied,
-          details: { key },
-        },
-      );
+  /**
+   * The folder that holds `key`, checked to be a real folder under the root: no component from
+   * the root down may be a symbolic link (its real path must be exactly itself). With `create`,
+   * missing folders are made one level at a time, each checked (`lstat`) before the next is made
+   * inside it, so a planted symbolic link never makes a put create anything outside the root.
+   * Without `create` a missing folder throws the file system's `ENOENT`.
+   */
+  async #folderOf(root: string, key: string, create: boolean): Promise<string> {
+    const dir = path.dirname(this.#pathOf(root, key));
+    if (dir === root) return dir;
+    try {
+      if ((await realpath(dir)) === dir) return dir;
+      throw throughSymlink(key);
+    } catch (error) {
+      if (!create || (error as { code?: unknown }).code !== "ENOENT") throw error;
     }
+    let current = root;
+    for (const segment of path.relative(root, dir).split(path.sep)) {
+      current = path.join(current, segment);
+      try {
+        await mkdir(current, { mode: this.#dirMode });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== "EEXIST") throw folderConflict(error, key);
+      }
+      const stats = await lstat(current);
+      if (stats.isSymbolicLink()) throw throughSymlink(key);
+      if (!stats.isDirectory()) {
+        throw folderConflict(Object.assign(new Error("not a folder"), { code: "ENOTDIR" }), key);
+      }
+    }
+    return dir;
   }
 }
 
@@ -485,6 +601,13 @@ function folderConflict(error: unknown, key: string): unknown {
     );
   }
   return error;
+}
+
+function throughSymlink(key: string): RuntimeError {
+  return new RuntimeError(
+    `key ${JSON.stringify(key)} leads through a symbolic link, which storage never follows`,
+    { code: Code.PermissionDenied, details: { key } },
+  );
 }
 
 function notAnObject(key: string): RuntimeError {

@@ -9,8 +9,10 @@ export const RESERVED_SEGMENT_PREFIX = ".strata-tmp-";
 /**
  * Checks that `key` is a safe relative object key and returns it. A key is one or more
  * `/`-separated segments, with no empty, `.` or `..` segment, no leading `/`, no backslash, no
- * NUL or other control character, at most {@link MAX_KEY_BYTES} bytes. These rules keep keys from
- * escaping a local root and make them mean the same thing on every backend.
+ * NUL or other control character (C0 U+0000–U+001F, DEL U+007F and C1 U+0080–U+009F: terminals
+ * act on them, so a key that holds one could rewrite what a listing shows), at most
+ * {@link MAX_KEY_BYTES} bytes. These rules keep keys from escaping a local root and make them mean
+ * the same thing on every backend.
  */
 export function validateKey(key: string): string {
   const fail = (why: string): never => {
@@ -23,7 +25,9 @@ export function validateKey(key: string): string {
   if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES)
     fail(`it is longer than ${MAX_KEY_BYTES} bytes`);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(key)) fail("it contains a NUL or control character");
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) {
+    fail("it contains a NUL or control character (U+0000-U+001F, U+007F-U+009F)");
+  }
   if (key.includes("\\")) fail("it contains a backslash");
   if (key.startsWith("/")) fail("it is absolute (starts with /)");
   for (const segment of key.split("/")) {

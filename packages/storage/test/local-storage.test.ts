@@ -1,5 +1,15 @@
 import { spawn } from "node:child_process";
-import { lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Code } from "@strata/runtime-core";
@@ -115,6 +125,97 @@ describe("LocalStorage", () => {
     expect(await storage.stat("link-to-secret")).toBeUndefined();
     expect(await listKeys(storage, "")).toEqual([]);
     await expect(lstat(path.join(outside, "new"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  describe("a planted folder symlink (root/evil -> outside)", () => {
+    let root: string;
+    let outside: string;
+    let storage: LocalStorage;
+    beforeEach(async () => {
+      root = path.join(dir, "root");
+      outside = path.join(dir, "outside");
+      await mkdir(path.join(outside, "sub"), { recursive: true });
+      await mkdir(path.join(root, "real"), { recursive: true });
+      await writeFile(path.join(outside, "secret"), "do not read");
+      await writeFile(path.join(outside, "sub", "deeper"), "nor this");
+      await writeFile(path.join(root, "real", "mine"), "ok");
+      await symlink(outside, path.join(root, "evil"));
+      await symlink(outside, path.join(root, "real", "nested-evil"));
+      await symlink(path.join(root, "real"), path.join(root, "alias")); // points inside the root
+      storage = createLocalStorage({ root });
+    });
+    const outsideTree = async () => [
+      ...(await readdir(outside)),
+      ...(await readdir(path.join(outside, "sub"))),
+    ];
+
+    it("list refuses a prefix that leads through it, and never shows what is outside", async () => {
+      for (const prefix of ["evil/", "evil/s", "evil/sub/", "real/nested-evil/", "alias/"]) {
+        await expectCode(listKeys(storage, prefix), Code.PermissionDenied);
+      }
+      expect(await listKeys(storage, "")).toEqual(["real/mine"]);
+      expect(await listKeys(storage, "ev")).toEqual([]);
+      expect(await listKeys(storage, "real/")).toEqual(["real/mine"]);
+    });
+
+    it("get, getStream and stat refuse keys that lead through it", async () => {
+      for (const key of [
+        "evil/secret",
+        "evil/sub/deeper",
+        "real/nested-evil/secret",
+        "alias/mine",
+      ]) {
+        await expectCode(storage.get(key), Code.PermissionDenied);
+        await expectCode(storage.getStream(key), Code.PermissionDenied);
+        await expectCode(storage.stat(key), Code.PermissionDenied);
+      }
+    });
+
+    it("put refuses it and creates nothing outside the root, not even a folder", async () => {
+      const before = await outsideTree();
+      for (const key of [
+        "evil/new",
+        "evil/new/deep/er/x",
+        "evil/sub/new",
+        "real/nested-evil/x/y",
+      ]) {
+        await expectCode(storage.put(key, text("x")), Code.PermissionDenied);
+        await expectCode(storage.put(key, text("x"), { createOnly: true }), Code.PermissionDenied);
+      }
+      await expectCode(
+        storage.putMany([{ key: "evil/many/x", body: text("x") }]),
+        Code.PermissionDenied,
+      );
+      expect(await outsideTree()).toEqual(before);
+      await expect(lstat(path.join(outside, "new"))).rejects.toMatchObject({ code: "ENOENT" });
+    });
+
+    it("delete and deleteMany refuse it and leave the outside files alone", async () => {
+      await expectCode(storage.delete("evil/secret"), Code.PermissionDenied);
+      await expectCode(storage.deleteMany(["real/mine", "evil/sub/deeper"]), Code.PermissionDenied);
+      expect(await readFile(path.join(outside, "secret"), "utf8")).toBe("do not read");
+      expect(await readFile(path.join(outside, "sub", "deeper"), "utf8")).toBe("nor this");
+    });
+  });
+
+  it("putMany writes every object durably and syncs each folder once", async () => {
+    const storage = createLocalStorage({ root: dir });
+    const entries = Array.from({ length: 10 }, (_, i) => ({
+      key: `batch/${i % 3}/obj-${i}`,
+      body: text(`body ${i}`),
+    }));
+    const infos = await storage.putMany(entries, { concurrency: 3 });
+    expect(infos.map((i) => i.key)).toEqual(entries.map((e) => e.key));
+    for (const entry of entries) {
+      expect(Buffer.from(await storage.get(entry.key)).toString()).toBe(
+        Buffer.from(entry.body).toString(),
+      );
+    }
+    await expectCode(
+      storage.putMany([{ key: "batch/0/obj-0", body: text("again"), createOnly: true }]),
+      Code.AlreadyExists,
+    );
+    await expectCode(storage.putMany([{ key: "../x", body: text("x") }]), Code.InvalidArgument);
   });
 
   it("works when the root itself is reached through a symbolic link", async () => {
