@@ -17,7 +17,7 @@ import {
 import type { CoordinatorStore, StoredWorker, StoreOp } from "../store/coordinator-store.js";
 import { BarrierHub } from "./barrier-hub.js";
 import { CheckpointLedger } from "./checkpoint-ledger.js";
-import { DatasetHub } from "./dataset-hub.js";
+import { DatasetHub, type ShardMapPage } from "./dataset-hub.js";
 import { EventFeed } from "./event-feed.js";
 import type { CoordinatorEvent } from "./events.js";
 import type {
@@ -153,6 +153,8 @@ class Engine implements CoordinatorEngine {
   #sortedLiveCache: readonly string[] | undefined;
   readonly #dirtyLiveness = new Set<WorkerEntry>();
   #plansDirty = false;
+  /** Auxiliary records by kind, then id (JSON text). */
+  readonly #records = new Map<string, Map<string, string>>();
   #lastDepartureVersion = 0;
 
   #startPromise: Promise<void> | undefined;
@@ -212,7 +214,12 @@ class Engine implements CoordinatorEngine {
       throw invalidOption("shardEpsilon", "must be a finite number ≥ 0", options.shardEpsilon);
     }
     this.#workerConfig = { ...(options.workerConfig ?? {}) };
-    this.#events = new EventFeed(this.#s.maxRecentEvents, () => this.#clock.now(), this.#log);
+    this.#events = new EventFeed(
+      this.#s.maxRecentEvents,
+      () => this.#clock.now(),
+      this.#log,
+      positive("firstEventSeq", options.firstEventSeq, 1),
+    );
     const membership = {
       isLive: (id: string) => this.#workers.get(id)?.status === "alive",
       liveCount: () => this.#liveCount,
@@ -294,6 +301,7 @@ class Engine implements CoordinatorEngine {
     }
     this.#datasets.restore(state.datasets, state.shardProgress, state.shardPlans);
     this.#checkpoints.restore(state.checkpointSteps, state.checkpoints);
+    for (const r of state.records ?? []) this.#recordsOf(r.kind).set(r.id, r.json);
     if (fixups.length > 0) await this.#store.apply(fixups);
     this.#running = true;
     this.#scheduleSweep();
@@ -739,7 +747,59 @@ class Engine implements CoordinatorEngine {
     };
   }
 
+  // ---------------------------------------------------------------- auxiliary records
+
+  async putRecord(kind: string, id: string, json: string): Promise<void> {
+    this.#assertRunning();
+    await this.#persist([{ t: "put_record", record: { kind, id, json } }]);
+    this.#recordsOf(kind).set(id, json);
+  }
+
+  async deleteRecord(kind: string, id: string): Promise<void> {
+    this.#assertRunning();
+    if (!this.#records.get(kind)?.has(id)) return;
+    await this.#persist([{ t: "delete_record", kind, id }]);
+    this.#records.get(kind)?.delete(id);
+  }
+
+  records(kind: string): { id: string; json: string }[] {
+    return [...(this.#records.get(kind) ?? new Map<string, string>())].map(([id, json]) => ({
+      id,
+      json,
+    }));
+  }
+
+  #recordsOf(kind: string): Map<string, string> {
+    let byId = this.#records.get(kind);
+    if (byId === undefined) {
+      byId = new Map();
+      this.#records.set(kind, byId);
+    }
+    return byId;
+  }
+
   // ---------------------------------------------------------------- read models
+
+  datasetShardMap(
+    datasetId: string,
+    options: { epoch?: number; offset?: number; limit?: number } = {},
+  ): ShardMapPage {
+    this.#assertRunning();
+    return this.#datasets.shardMap(
+      datasetId,
+      options.epoch,
+      options.offset ?? 0,
+      options.limit ?? 10_000,
+    );
+  }
+
+  assignedShardCounts(): ReadonlyMap<string, number> {
+    return this.#datasets.assignedShardCounts();
+  }
+
+  get lastEventSeq(): number {
+    return this.#events.lastSeq;
+  }
 
   snapshot(): EngineSnapshot {
     const workers: WorkerView[] = [];

@@ -455,6 +455,78 @@ export class DatasetHub {
     return { ops, consumedSamples: state.totalConsumed, forgottenEpochs };
   }
 
+  /**
+   * One page of an epoch's shard map (default epoch: the newest with progress or a plan, else 0):
+   * owner per shard (index into `workers`, −1 for none), consumed samples, pinned or not, plus
+   * shards per worker over the whole plan. Computes the plan if the epoch has none yet.
+   */
+  shardMap(
+    datasetId: string,
+    epochOrLatest: number | undefined,
+    offset: number,
+    limit: number,
+  ): ShardMapPage {
+    const entry = this.#dataset(datasetId);
+    const epoch = epochOrLatest ?? (entry.epochs.size === 0 ? 0 : Math.max(...entry.epochs.keys()));
+    const state = this.#epoch(entry, epoch, true);
+    const plan = this.#plan(entry, state);
+    const end = Math.min(entry.totalShards, offset + limit);
+    const workers: string[] = [];
+    const remap = new Map<number, number>();
+    const owner: number[] = [];
+    const consumed: number[] = [];
+    const pinned: boolean[] = [];
+    for (let shardId = offset; shardId < end; shardId++) {
+      const index = plan.owners[shardId] ?? -1;
+      let mapped = -1;
+      if (index >= 0) {
+        mapped = remap.get(index) ?? -1;
+        if (mapped < 0) {
+          mapped = workers.length;
+          remap.set(index, mapped);
+          workers.push(plan.workers[index] as string);
+        }
+      }
+      owner.push(mapped);
+      consumed.push(state.consumedCount.get(shardId) ?? 0);
+      pinned.push(state.pins.has(shardId));
+    }
+    const shardsPerWorker: Record<string, number> = {};
+    for (const [workerId, list] of plan.byWorker) shardsPerWorker[workerId] = list.length;
+    return {
+      epoch,
+      membershipVersion: plan.membershipVersion,
+      totalShards: entry.totalShards,
+      offset,
+      workers,
+      owner,
+      consumed,
+      pinned,
+      shardsPerWorker,
+    };
+  }
+
+  /**
+   * Shards each worker holds (not fully consumed) in the newest planned epoch of every dataset,
+   * summed over datasets. Reads existing plans only (never computes one).
+   */
+  assignedShardCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const entry of this.#datasets.values()) {
+      let newest: EpochState | undefined;
+      for (const state of entry.epochs.values()) {
+        if (state.plan !== undefined && (newest === undefined || state.epoch > newest.epoch)) {
+          newest = state;
+        }
+      }
+      if (newest?.plan === undefined) continue;
+      for (const [workerId, list] of newest.plan.byWorker) {
+        counts.set(workerId, (counts.get(workerId) ?? 0) + list.length);
+      }
+    }
+    return counts;
+  }
+
   /** A worker is no longer live: unpin its shards so the survivors take the remainder. */
   onMemberGone(workerId: string): StoreOp[] {
     const ops: StoreOp[] = [];
@@ -688,6 +760,24 @@ export class DatasetHub {
 /** Samples in one shard (the last shard may be short). */
 function shardSizeOf(entry: DatasetEntry, shardId: number): number {
   return Math.min(entry.spec.shardSize, entry.spec.totalSamples - shardId * entry.spec.shardSize);
+}
+
+/** One page of an epoch's shard map (see `DatasetHub.shardMap`). */
+export interface ShardMapPage {
+  epoch: number;
+  /** The membership version the plan was made for. */
+  membershipVersion: number;
+  totalShards: number;
+  /** First shard id of the page. */
+  offset: number;
+  /** Owners appearing in this page; `owner[i]` indexes it. */
+  workers: string[];
+  /** Per shard of the page: index into `workers`, −1 when no live worker holds it (complete, or none alive). */
+  owner: number[];
+  consumed: number[];
+  pinned: boolean[];
+  /** Shards per worker over the whole plan (not only this page). */
+  shardsPerWorker: Record<string, number>;
 }
 
 /** The data position of one dataset epoch (see the proto's `EpochPosition`). */

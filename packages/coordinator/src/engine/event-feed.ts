@@ -18,12 +18,24 @@ export class EventFeed {
   #next = 0;
   #seq = 0;
 
+  /**
+   * @param firstSeq the `seq` of the first event (default 1). A coordinator that keeps events in
+   *   history passes one past the highest seq it ever handed out, so seq keeps growing across
+   *   restarts.
+   */
   constructor(
     capacity: number,
     private readonly now: () => number,
     private readonly logger: Logger,
+    firstSeq = 1,
   ) {
     this.#ring = new Array<CoordinatorEvent | undefined>(Math.max(1, capacity));
+    this.#seq = firstSeq - 1;
+  }
+
+  /** The seq of the newest event (firstSeq − 1 before any). */
+  get lastSeq(): number {
+    return this.#seq;
   }
 
   emit(input: EventInput): CoordinatorEvent {

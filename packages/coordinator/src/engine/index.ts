@@ -3,7 +3,7 @@ export {
   DEFAULT_JOB_ID,
   MEMBERSHIP_CHANGED_COMMAND,
 } from "./coordinator-engine.js";
-export type { EpochPositionData } from "./dataset-hub.js";
+export type { EpochPositionData, ShardMapPage } from "./dataset-hub.js";
 export type { CoordinatorEvent, CoordinatorEventType } from "./events.js";
 export type {
   BarrierResult,

@@ -13,7 +13,7 @@ import type {
   WorkerState,
 } from "@strata/runtime-core";
 import type { CoordinatorStore } from "../store/coordinator-store.js";
-import type { EpochPositionData } from "./dataset-hub.js";
+import type { EpochPositionData, ShardMapPage } from "./dataset-hub.js";
 import type { CoordinatorEvent } from "./events.js";
 
 /**
@@ -89,6 +89,11 @@ export interface CoordinatorEngineOptions {
   minReplanIntervalMs?: number;
   /** Load bound slack of the shard assignment: no worker above ceil((1+ε)·fair share). Default: data-shard's default. */
   shardEpsilon?: number;
+  /**
+   * The `seq` of the first event this engine emits. Default 1. The coordinator passes one past
+   * the highest seq its event history ever handed out, so seq keeps growing across restarts.
+   */
+  firstEventSeq?: number;
   /** Extra key/values sent to every worker in `RegisterWorkerResult.config`, after its own metadata. */
   workerConfig?: Readonly<Record<string, string>>;
 }
@@ -469,6 +474,29 @@ export interface CoordinatorEngine {
   notifyCheckpoint(input: NotifyCheckpointInput): Promise<NotifyCheckpointResult>;
   /** The latest complete checkpoint of a job (highest complete step) for a resuming worker. */
   getLatestCheckpoint(input: LatestCheckpointInput): LatestCheckpointResult;
+
+  /**
+   * Stores an auxiliary record (durable before it resolves; replicated with the rest of the
+   * state): how the HTTP side keeps its tasks. Replaces a record with the same kind and id.
+   */
+  putRecord(kind: string, id: string, json: string): Promise<void>;
+  /** Deletes an auxiliary record (durable before it resolves); a missing one is a no-op. */
+  deleteRecord(kind: string, id: string): Promise<void>;
+  /** Every auxiliary record of a kind, in insertion order. */
+  records(kind: string): { id: string; json: string }[];
+
+  /**
+   * One page of a dataset epoch's shard map for the dashboard (default epoch: the newest with
+   * progress or a plan; default page: offset 0, 10,000 shards). NOT_FOUND for an unknown dataset.
+   */
+  datasetShardMap(
+    datasetId: string,
+    options?: { epoch?: number; offset?: number; limit?: number },
+  ): ShardMapPage;
+  /** Shards each live worker holds in the newest planned epoch of every dataset (summed). */
+  assignedShardCounts(): ReadonlyMap<string, number>;
+  /** The seq of the newest event (firstEventSeq − 1 before any). */
+  readonly lastEventSeq: number;
 
   /** A consistent read model of everything, for the dashboard and metrics. */
   snapshot(): EngineSnapshot;

@@ -66,6 +66,19 @@ export interface StoredCheckpointStep {
 }
 
 /**
+ * An auxiliary record kept for a part of the coordinator outside the engine (the HTTP side's
+ * tasks): an opaque JSON document under (`kind`, `id`), stored and replicated like every other
+ * piece of state so it survives restarts and, on etcd, a change of leader.
+ */
+export interface StoredRecord {
+  /** What the record is, e.g. `task`. 1 to 64 characters. */
+  kind: string;
+  id: string;
+  /** The record itself, as JSON text. */
+  json: string;
+}
+
+/**
  * One change to durable state. {@link CoordinatorStore.apply} applies a list of them atomically,
  * so one membership change (worker row + membership version) is one transaction.
  */
@@ -93,7 +106,9 @@ export type StoreOp =
   | { t: "put_checkpoint_step"; step: StoredCheckpointStep }
   | { t: "put_checkpoint"; record: CheckpointRecord }
   /** Drops a checkpoint step and its rank records (metadata only; user storage is never touched). */
-  | { t: "delete_checkpoint_step"; jobId: string; step: number };
+  | { t: "delete_checkpoint_step"; jobId: string; step: number }
+  | { t: "put_record"; record: StoredRecord }
+  | { t: "delete_record"; kind: string; id: string };
 
 /** Everything the store holds, read once when the engine starts. */
 export interface StoredState {
@@ -105,6 +120,8 @@ export interface StoredState {
   shardPlans?: StoredShardPlan[];
   checkpointSteps: StoredCheckpointStep[];
   checkpoints: CheckpointRecord[];
+  /** Absent in states written before auxiliary records were kept. */
+  records?: StoredRecord[];
 }
 
 /**

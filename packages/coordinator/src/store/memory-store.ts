@@ -4,6 +4,7 @@ import type {
   CoordinatorStore,
   StoredCheckpointStep,
   StoredDataset,
+  StoredRecord,
   StoredShardPlan,
   StoredShardProgress,
   StoredState,
@@ -34,6 +35,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const plans = new Map<string, StoredShardPlan>();
   const steps = new Map<string, StoredCheckpointStep>();
   const checkpoints = new Map<string, CheckpointRecord>();
+  const records = new Map<string, StoredRecord>();
   let membershipVersion = 0;
   let closing: Promise<void> | undefined;
 
@@ -46,6 +48,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     for (const p of init.shardPlans ?? []) plans.set(p.datasetId, { ...p });
     for (const s of init.checkpointSteps) steps.set(stepKey(s.jobId, s.step), structuredClone(s));
     for (const c of init.checkpoints) checkpoints.set(recordKey(c), structuredClone(c));
+    for (const r of init.records ?? []) records.set(auxKey(r.kind, r.id), { ...r });
   }
 
   function dump(): StoredState {
@@ -57,6 +60,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       shardPlans: [...plans.values()],
       checkpointSteps: [...steps.values()],
       checkpoints: [...checkpoints.values()],
+      records: [...records.values()],
     });
   }
 
@@ -112,6 +116,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
           if (c.jobId === op.jobId && c.step === op.step) checkpoints.delete(key);
         }
         return;
+      case "put_record":
+        records.set(auxKey(op.record.kind, op.record.id), { ...op.record });
+        return;
+      case "delete_record":
+        records.delete(auxKey(op.kind, op.id));
+        return;
     }
   }
 
@@ -143,6 +153,10 @@ function progressKey(p: { datasetId: string; epoch: number; shardId: number }): 
 
 function stepKey(jobId: string, step: number): string {
   return `${jobId}\u0000${step}`;
+}
+
+function auxKey(kind: string, id: string): string {
+  return `${kind}\u0000${id}`;
 }
 
 function recordKey(c: { jobId: string; step: number; rank: number }): string {

@@ -10,6 +10,7 @@ import type {
   CoordinatorStore,
   StoredCheckpointStep,
   StoredDataset,
+  StoredRecord,
   StoredShardPlan,
   StoredShardProgress,
   StoredState,
@@ -100,6 +101,14 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, step, rank)
   );
   `,
+  `
+  CREATE TABLE records (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+  );
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -182,6 +191,8 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
       `INSERT OR REPLACE INTO checkpoints (job_id, step, rank, worker_id, checkpoint_id, epoch, storage_path,
          size_bytes, kind, recorded_at_ms, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    putRecord: db.prepare("INSERT OR REPLACE INTO records (kind, id, json) VALUES (?, ?, ?)"),
+    deleteRecord: db.prepare("DELETE FROM records WHERE kind = ? AND id = ?"),
     deleteStep: db.prepare("DELETE FROM checkpoint_steps WHERE job_id = ? AND step = ?"),
     deleteStepRecords: db.prepare("DELETE FROM checkpoints WHERE job_id = ? AND step = ?"),
   };
@@ -288,6 +299,12 @@ export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore
       case "delete_checkpoint_step":
         stmt.deleteStep.run(op.jobId, op.step);
         stmt.deleteStepRecords.run(op.jobId, op.step);
+        return;
+      case "put_record":
+        stmt.putRecord.run(op.record.kind, op.record.id, op.record.json);
+        return;
+      case "delete_record":
+        stmt.deleteRecord.run(op.kind, op.id);
         return;
     }
   }
@@ -490,8 +507,12 @@ function readAll(db: Db): StoredState {
       metadata: json<Record<string, string>>(r.metadata_json),
     }),
   );
+  const records = (db.prepare("SELECT kind, id, json FROM records").all() as Row[]).map(
+    (r): StoredRecord => ({ kind: str(r.kind), id: str(r.id), json: str(r.json) }),
+  );
   return {
     membershipVersion: meta === undefined ? 0 : Number(str(meta.value)),
+    records,
     workers,
     datasets,
     shardProgress,
