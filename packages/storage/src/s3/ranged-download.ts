@@ -70,7 +70,7 @@ export async function downloadWhole(
   try {
     await runPool(starts, ctx.queueSize, async (start) => {
       const end = Math.min(first.total, start + partBytes);
-      await fetchRange(ctx, key, start, end, first.etag, partDeadline, whole);
+      await fetchRange(ctx, key, start, end, first.etag, partDeadline, whole, 0);
     });
   } catch (error) {
     stop.abort();
@@ -80,9 +80,10 @@ export async function downloadWhole(
 }
 
 /**
- * Like {@link downloadWhole}, as a stream: the first part streams as it arrives while the next
- * `queueSize` parts are fetched ahead; parts are emitted in order, as the chunks they arrived
- * in (no copy into part buffers). Undefined when the server refused the first range.
+ * Like {@link downloadWhole}, as a stream: parts are fetched `queueSize` ahead and emitted in
+ * order, each as one buffer of `partSizeBytes` (a consumer writing to a file then makes a few
+ * large writes instead of one per network chunk, which measured about twice as fast). Undefined
+ * when the server refused the first range.
  *
  * @internal
  */
@@ -109,20 +110,17 @@ export async function streamWhole(
   }
   if (!first.ranged || first.total <= partBytes) return body;
   const total = first.total;
-  const parts: Array<Promise<Uint8Array[]>> = [];
+  const parts: Array<Promise<Uint8Array> | undefined> = [];
   const stop = new AbortController();
   const partDeadline = linkedDeadline(deadline, stop.signal);
   const count = Math.ceil(total / partBytes);
   const launch = (index: number) => {
     if (index >= count || parts[index] !== undefined) return;
     const start = index * partBytes;
-    const fetched = fetchRangeChunks(
-      ctx,
-      key,
-      start,
-      Math.min(total, start + partBytes),
-      first.etag,
-      partDeadline,
+    const end = Math.min(total, start + partBytes);
+    const buffer = Buffer.allocUnsafe(end - start);
+    const fetched = fetchRange(ctx, key, start, end, first.etag, partDeadline, buffer, start).then(
+      () => buffer,
     );
     fetched.catch(() => undefined); // awaited in order below
     parts[index] = fetched;
@@ -131,27 +129,31 @@ export async function streamWhole(
   async function* inOrder(): AsyncGenerator<Uint8Array> {
     try {
       for (let index = 1; index <= queueSize; index++) launch(index);
-      let firstBytes = 0;
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        firstBytes += chunk.length;
-        yield chunk;
-      }
-      const expected = Math.min(total, partBytes);
-      if (firstBytes !== expected) throw truncated(key, firstBytes, expected);
+      const firstPart = Buffer.allocUnsafe(partBytes);
+      const length = await readBodyInto(
+        first.response,
+        key,
+        partDeadline.signal,
+        firstPart,
+        0,
+        partBytes,
+      );
+      yield firstPart.subarray(0, length);
       for (let index = 1; index < count; index++) {
         launch(index + queueSize);
-        const chunks = await (parts[index] as Promise<Uint8Array[]>);
+        const part = await (parts[index] as Promise<Uint8Array>);
         parts[index] = DONE; // let the bytes go once emitted
-        yield* chunks;
+        yield part;
       }
     } finally {
       stop.abort();
+      body?.destroy?.();
     }
   }
   return Readable.from(inOrder(), { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
-const DONE: Promise<Uint8Array[]> = Promise.resolve([]);
+const DONE: Promise<Uint8Array> = Promise.resolve(new Uint8Array(0));
 
 /** GET of the first `partBytes` of an object, with the object's total size and ETag. */
 async function firstRange(
@@ -178,7 +180,8 @@ async function firstRange(
 
 /**
  * Bytes `start .. end` (exclusive) of an object that must still have `etag`, read into
- * `target` at `start` (retries overwrite the same place).
+ * `target` at `start - targetStart`: `target` holds the object's bytes from `targetStart` on
+ * (retries overwrite the same place).
  */
 async function fetchRange(
   ctx: S3Context,
@@ -188,37 +191,10 @@ async function fetchRange(
   etag: string | undefined,
   deadline: DeadlineSignal,
   target: Buffer,
+  targetStart: number,
 ): Promise<void> {
   await rangeRequest(ctx, key, start, end, etag, deadline, async (response, signal) => {
-    await readBodyInto(response, key, signal, target, start, end - start);
-  });
-}
-
-/** Like {@link fetchRange}, keeping the chunks as they arrived. */
-function fetchRangeChunks(
-  ctx: S3Context,
-  key: string,
-  start: number,
-  end: number,
-  etag: string | undefined,
-  deadline: DeadlineSignal,
-): Promise<Uint8Array[]> {
-  return rangeRequest(ctx, key, start, end, etag, deadline, async (response, signal) => {
-    const body = response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
-    const chunks: Uint8Array[] = [];
-    let got = 0;
-    try {
-      for await (const chunk of body ?? []) {
-        got += chunk.length;
-        if (got > end - start) throw truncated(key, got, end - start);
-        chunks.push(chunk);
-      }
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw error;
-    }
-    if (got !== end - start) throw truncated(key, got, end - start);
-    return chunks;
+    await readBodyInto(response, key, signal, target, start - targetStart, end - start);
   });
 }
 
