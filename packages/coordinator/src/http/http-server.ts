@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import { parseHostPort } from "../host-port.js";
-import type { HttpRouter } from "./http-router.js";
 
 /** A listening HTTP server. */
 export interface HttpServerHandle {
@@ -15,18 +14,18 @@ export interface HttpServerHandle {
 }
 
 /**
- * Starts node:http on `address` (`host:port`, port 0 for a free one) with `router`; HTTPS when
- * `tls` is given (the coordinator uses its gRPC certificate, so a bearer token never crosses the
- * network in clear text).
+ * Starts node:http on `address` (`host:port`, port 0 for a free one) with `listener` (the express
+ * app); HTTPS when `tls` is given (the coordinator uses its gRPC certificate, so a bearer token
+ * never crosses the network in clear text). Long-lived responses (the event stream) must be ended
+ * by their owner before `close`, or they are cut at the end of the grace period.
  */
 export async function startHttpServer(
   address: string,
-  router: HttpRouter,
+  listener: RequestListener,
   tls?: { certChain: Buffer; privateKey: Buffer },
 ): Promise<HttpServerHandle> {
   const { host, port } = parseHostPort(address, "httpAddr");
   const options = { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 };
-  const listener = (req: IncomingMessage, res: ServerResponse) => router.handle(req, res);
   const server: Server =
     tls === undefined
       ? createServer(options, listener)
