@@ -25,6 +25,28 @@ function list(raw: string | undefined): string[] | undefined {
     .filter((s) => s !== "");
 }
 
+/** The comma-separated names in `raw`, each one of `known`; an unknown one is 400 naming `field`. */
+function names<T extends string>(
+  raw: string | undefined,
+  known: readonly T[],
+  field: string,
+): T[] | undefined {
+  const given = list(raw);
+  if (given === undefined) return undefined;
+  for (const name of given) {
+    if (!(known as readonly string[]).includes(name)) {
+      throw new RuntimeError(
+        `${field}: unknown name "${name.slice(0, 64)}" (known: ${known.join(", ")})`,
+        {
+          code: Code.InvalidArgument,
+          details: { field },
+        },
+      );
+    }
+  }
+  return given as T[];
+}
+
 /**
  * What history keeps: `/api/history` (metric series), `/api/logs` (events as the original's log
  * lines) and `/api/events/recent` (events, paged back with `before`). They outlive the job and a
@@ -68,7 +90,9 @@ export function historyRoutes(ctx: ApiContext): Router {
       const query = parseRequest(
         historyQuerySchema,
         {
-          series: list(textQuery(request.query, "series", 1_000)) ?? [...HISTORY_SERIES],
+          series: names(textQuery(request.query, "series", 1_000), HISTORY_SERIES, "series") ?? [
+            ...HISTORY_SERIES,
+          ],
           from,
           to,
           step_ms: stepMs,
@@ -123,11 +147,11 @@ export function historyRoutes(ctx: ApiContext): Router {
         min: 0,
         max: Number.MAX_SAFE_INTEGER,
       });
-      const types = parseRequest(
-        apiEventTypeSchema.array().optional(),
-        list(textQuery(request.query, "type", 1_000)),
+      const types = names<ApiEventType>(
+        textQuery(request.query, "type", 1_000),
+        apiEventTypeSchema.options,
         "type",
-      ) as ApiEventType[] | undefined;
+      );
       const workerId = textQuery(request.query, "worker_id", 128);
       const taskId = textQuery(request.query, "task_id", 128);
       const text = textQuery(request.query, "q", 256);
