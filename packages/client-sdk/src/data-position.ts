@@ -105,3 +105,28 @@ export function parseDataPosition(value: unknown): DataPositionJson | undefined 
   });
   return v as DataPositionJson;
 }
+
+/** Whether every shard of the position's epoch is consumed (all `totalShards` bits set). */
+export function isPositionComplete(position: DatasetPositionJson): boolean {
+  const bytes = Buffer.from(position.completeShards, "base64");
+  let set = 0;
+  for (const byte of bytes) {
+    let b = byte;
+    while (b !== 0) {
+      set += b & 1;
+      b >>>= 1;
+    }
+  }
+  return position.totalShards > 0 && set >= position.totalShards;
+}
+
+/**
+ * A complete epoch and the untouched next epoch are the same place in the data: the position of
+ * a complete epoch becomes the empty position of the next one, so ranks that read "end of epoch
+ * e" and ranks that read "start of epoch e + 1" agree.
+ */
+export function normalizePosition(position: DatasetPositionJson): DatasetPositionJson {
+  return isPositionComplete(position)
+    ? emptyPosition(position.datasetId, position.epoch + 1, position.totalShards)
+    : position;
+}

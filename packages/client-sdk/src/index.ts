@@ -11,6 +11,8 @@ export { bearerTokenInterceptor, createCoordinatorClient } from "./create-coordi
 export type { DataPositionJson, DatasetPositionJson } from "./data-position.js";
 export {
   emptyPosition,
+  isPositionComplete,
+  normalizePosition,
   parseDataPosition,
   positionFromJson,
   positionToJson,

@@ -15,6 +15,7 @@ import {
   type DataPositionJson,
   type DatasetPositionJson,
   emptyPosition,
+  normalizePosition,
   parseDataPosition,
   positionFromJson,
   positionToJson,
@@ -71,7 +72,10 @@ export interface CoordinatedCheckpoint extends SavedCheckpoint {
   /** This worker's part number and the number of parts (the barrier's participants). */
   rank: number;
   worldSize: number;
-  /** The data position saved (identical on every rank). */
+  /**
+   * The data position saved (identical on every rank). A complete epoch reads as the empty
+   * position of the next epoch: when `epoch` is past an iterator's, move on to that epoch.
+   */
   positions: DatasetPositionJson[];
 }
 
@@ -240,9 +244,9 @@ export class WorkerCheckpoints {
 
       const positions: DatasetPositionJson[] = [];
       for (const data of input.data) {
-        positions.push(
-          positionToJson(await this.#worker.dataPosition(data.datasetId, data.epoch, { signal })),
-        );
+        const position = await this.#worker.dataPosition(data.datasetId, data.epoch, { signal });
+        // "Epoch e complete" and "epoch e + 1 untouched" must read the same on every rank.
+        positions.push(normalizePosition(positionToJson(position)));
       }
       const steps = await this.#manager(0, 1).list({ includePartial: true, signal });
       const highest = steps.reduce((max, s) => Math.max(max, s.step), 0);
