@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import urllib.request
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterator
@@ -81,3 +82,13 @@ def python() -> str:
 def child_env() -> dict[str, str]:
     """Environment for Python subprocesses: strata_client importable, unbuffered output."""
     return {**os.environ, "PYTHONPATH": str(PYTHON_DIR), "PYTHONUNBUFFERED": "1"}
+
+
+def metric(coordinator: CoordinatorProcess, name: str) -> float:
+    """One sample of the coordinator's Prometheus /metrics, by its full name with labels
+    (`strata_heartbeats_total{transport="stream"}`)."""
+    text = urllib.request.urlopen(f"http://{coordinator.http}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.split(" ")[0] == name:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} is not in /metrics")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
 import grpc
 import pytest
 
+from conftest import metric
 from fake_coordinator import FakeCoordinator, registered
 from strata_client import Command, StrataError, TrainingOrchestrator, WorkerState
 from strata_client._proto import coordinator_pb2 as pb
@@ -18,14 +18,6 @@ from strata_client.testing import CoordinatorProcess, wait_until
 
 def log_lines(coordinator: CoordinatorProcess) -> list[dict]:
     return [json.loads(line) for line in coordinator.log().splitlines() if line.startswith("{")]
-
-
-def metric(coordinator: CoordinatorProcess, name: str) -> float:
-    text = urllib.request.urlopen(f"http://{coordinator.http}/metrics", timeout=5).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{") and line.split(" ")[0] == name:
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 def test_register_returns_rank_and_world_size(coordinator: CoordinatorProcess) -> None:
