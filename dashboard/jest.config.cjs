@@ -25,7 +25,7 @@ module.exports = {
   projects: [
     {
       displayName: "unit",
-      testEnvironment: "jsdom",
+      testEnvironment: join(__dirname, "test", "jsdom-environment.cjs"),
       testEnvironmentOptions: {
         customExportConditions: ["@strata/source", "browser", "require", "default"],
       },

@@ -174,6 +174,8 @@ export function openEventStream(
 
   const armStall = (controller: AbortController): void => {
     if (stallTimer !== undefined) clearTimeout(stallTimer);
+    stallTimer = undefined;
+    if (closed || controller.signal.aborted) return;
     stallTimer = setTimeout(() => controller.abort(new Error("stalled")), stallTimeoutMs);
   };
 
@@ -227,7 +229,11 @@ export function openEventStream(
           ? `no data for ${stallTimeoutMs / 1000}s`
           : (error as Error).message || String(error);
     } finally {
-      if (attemptController === controller) attemptController = undefined;
+      if (attemptController === controller) {
+        attemptController = undefined;
+        if (stallTimer !== undefined) clearTimeout(stallTimer);
+        stallTimer = undefined;
+      }
       controller.abort();
       if (!closed && !controller.signal.reason?.restart) scheduleRetry(failure, unauthorized);
     }
