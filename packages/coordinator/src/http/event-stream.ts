@@ -109,7 +109,8 @@ export class EventStreamHub {
     response.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
-      connection: "keep-alive",
+      // The connection is not reused once the stream ends, so shutdown is not held by it.
+      connection: "close",
       // Proxies such as nginx would otherwise buffer the stream.
       "x-accel-buffering": "no",
     });
@@ -127,9 +128,14 @@ export class EventStreamHub {
     const forget = () => {
       this.#clients.delete(client);
       this.#dirty.delete(client);
+      // The client went away (its half of the connection is closed): release ours too.
+      if (!response.writableEnded) response.destroy();
     };
     response.on("close", forget);
     response.on("error", forget);
+    // A client that goes away half-closes the connection (FIN), which node's HTTP server does
+    // not treat as the end of a response still being written.
+    request.socket.once("end", forget);
   };
 
   /** Sends the once-a-second tick to every client. */

@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import { parseHostPort } from "../host-port.js";
 
@@ -31,6 +31,24 @@ export async function startHttpServer(
       ? createServer(options, listener)
       : createHttpsServer({ ...options, cert: tls.certChain, key: tls.privateKey }, listener);
   server.keepAliveTimeout = 5_000;
+  // Requests in flight per connection, so a shutdown can close every connection that has none
+  // at once (node's closeIdleConnections misses connections that never sent a request, such as
+  // a browser's preconnect), and the others as soon as their last response is done.
+  const inFlight = new Map<Socket, number>();
+  let stopping = false;
+  server.on(tls === undefined ? "connection" : "secureConnection", (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once("close", () => inFlight.delete(socket));
+  });
+  server.on("request", (request, response) => {
+    const socket = request.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    response.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (stopping && left === 0) socket.destroy();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) =>
       reject(
@@ -58,7 +76,8 @@ export async function startHttpServer(
           clearTimeout(timer);
           resolve();
         });
-        server.closeIdleConnections();
+        stopping = true;
+        for (const [socket, requests] of inFlight) if (requests === 0) socket.destroy();
       });
       return closing;
     },
