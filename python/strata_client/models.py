@@ -230,6 +230,14 @@ class DataPosition:
             message=message,
         )
 
+    @staticmethod
+    def empty(dataset_id: str, epoch: int, total_shards: int) -> "DataPosition":
+        """The position of an epoch nobody has read: restoring it serves the whole epoch again
+        (what a job that crashed before its first checkpoint restores)."""
+        return DataPosition.from_proto(pb.EpochPosition(
+            dataset_id=dataset_id, epoch=epoch, total_shards=total_shards,
+            complete_shards=bytes((total_shards + 7) // 8)))
+
     def to_bytes(self) -> bytes:
         """The position as protobuf bytes (compact: a bitmap of complete shards plus the ranges
         of partly consumed ones)."""
