@@ -2,10 +2,15 @@ import { abortReason, type Clock } from "@strata/runtime-core";
 
 /**
  * Resolves after `ms` milliseconds of `clock` time, or rejects with the abort reason (a
- * `RuntimeError`, `Canceled` or `DeadlineExceeded`) when `signal` aborts first. The timer is
- * unref'd: a pending backoff never keeps the process alive on its own.
+ * `RuntimeError`, `Canceled` or `DeadlineExceeded`) when `signal` aborts first. The timer keeps
+ * the process alive (someone is awaiting this sleep) unless `unref` is set.
  */
-export function clockSleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+export function clockSleep(
+  clock: Clock,
+  ms: number,
+  signal?: AbortSignal,
+  options: { unref?: boolean } = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortReason(signal, "sleep"));
@@ -21,7 +26,7 @@ export function clockSleep(clock: Clock, ms: number, signal?: AbortSignal): Prom
         resolve();
       },
       Math.max(0, ms),
-      { unref: true },
+      { unref: options.unref ?? false },
     );
     signal?.addEventListener("abort", onAbort, { once: true });
   });
