@@ -118,8 +118,8 @@ class BufferedHistory implements History {
     this.#ring = new Array<ApiEvent>(Math.max(16, options.ringSize ?? 10_000));
     this.#reserved = db.reservedSeq();
     this.#lastSeq = this.#reserved;
-    for (const event of db.queryEvents({ limit: this.#ring.length }).reverse()) this.#push(event);
     this.#compact();
+    for (const event of db.queryEvents({ limit: this.#ring.length }).reverse()) this.#push(event);
     this.#schedule();
   }
 
