@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from typing import TYPE_CHECKING, Callable, Deque, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Deque, Iterator, Mapping, Optional, Sequence
 
 import grpc
 
@@ -154,7 +154,8 @@ class DatasetRegistry:
         if len(consumed) > 1024:
             raise InvalidArgument(f"consumed: at most 1024 ranges, got {len(consumed)}", field="consumed")
         ranges = []
-        for i, item in enumerate(consumed):
+        items: list[Any] = list(consumed)  # checked one by one: callers may pass anything
+        for i, item in enumerate(items):
             if not isinstance(item, Sequence) or len(item) != 2:
                 raise InvalidArgument(f"consumed[{i}]: must be a (start, end) pair", field="consumed")
             start = check_int(item[0], f"consumed[{i}].start")
