@@ -83,7 +83,8 @@ def main() -> int:
             missing.append(f"{module} ({package}): {error}")
     if missing:
         print(f"{sys.executable} cannot import:\n  " + "\n  ".join(missing) +
-              "\ninstall them with `bash scripts/install-test-deps.sh` (Debian packages above)", file=sys.stderr)
+              "\ninstall them with `bash scripts/install-test-deps.sh` (Debian packages above; only "
+              "Debian's /usr/bin/python3 sees them, not a pyenv or venv Python)", file=sys.stderr)
         write(0, 1, 0, 1, 1)
         return 1
     import pytest
