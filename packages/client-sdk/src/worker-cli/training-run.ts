@@ -35,6 +35,8 @@ export interface TrainingConfig {
   stepDelayMs: number;
   /** `job`: the whole job restarts (restore the data position); `rejoin`: this worker re-joins. */
   resume: "rejoin" | "job";
+  /** With `resume: "job"`: how many workers must be live before the resume barrier. */
+  minWorkers: number;
   /** Stay idle until a `start_task` command arrives. */
   waitForTask: boolean;
   heartbeatIntervalMs?: number;
@@ -197,6 +199,7 @@ class TrainingRun {
         restoreDataPosition: c.resume === "job",
         datasets: [{ datasetId: c.datasetId, totalShards: handle.totalShards, epoch: 0 }],
         barrierTimeoutMs: c.barrierTimeoutMs,
+        minWorldSize: c.minWorkers,
         signal: this.#signal,
       });
       let step = 0;

@@ -154,6 +154,13 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
     fallback: "rejoin",
   },
   {
+    flag: "min-workers",
+    env: "STRATA_WORKER_MIN_WORKERS",
+    arg: "n",
+    help: "with --resume job: workers that must be live before the job resumes (the job's size)",
+    fallback: "1",
+  },
+  {
     flag: "wait-for-task",
     env: "STRATA_WORKER_WAIT_FOR_TASK",
     help: "stay idle until a start_task command (POST /api/tasks) arrives",
@@ -350,6 +357,7 @@ export function parseWorkerConfig(
     checkpointEvery: int("checkpoint-every", 50, 1),
     stepDelayMs: int("step-delay-ms", 0, 0, 600_000),
     resume,
+    minWorkers: int("min-workers", 1, 1, 1_000_000),
     waitForTask: bool("wait-for-task"),
     heartbeatIntervalMs:
       heartbeat === undefined ? undefined : int("heartbeat-interval-ms", 0, 10, 3_600_000),
