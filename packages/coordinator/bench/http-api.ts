@@ -156,6 +156,9 @@ async function timeGets(base: string, path: string, count: number): Promise<numb
 }
 
 async function main(): Promise<void> {
+  // `pnpm bench -- <sections>`: this file's section is `http`.
+  const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  if (only.length > 0 && !only.includes("http")) return;
   if (!existsSync(BIN))
     throw new Error(`${BIN} is missing: run pnpm --filter @strata/coordinator build first`);
   console.log(
