@@ -118,9 +118,11 @@ export async function startCoordinator(
     }
     const openStore = store;
     cleanups.push(() => openStore.close());
-    // Events and metric samples, beside the state (in memory with an injected store).
+    // Events and metric samples, beside the state (in memory with an injected store or `:memory:`).
     const history = openHistory({
-      ...(options.store === undefined ? { dataDir: resolve(config.dataDir) } : {}),
+      ...(options.store === undefined && config.dataDir !== ":memory:"
+        ? { dataDir: resolve(config.dataDir) }
+        : {}),
       retention: {
         retentionMs: config.historyRetentionMs,
         fullResolutionMs: config.historyFullResolutionMs,

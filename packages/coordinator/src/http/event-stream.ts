@@ -106,6 +106,10 @@ export class EventStreamHub {
       coordinator_id: this.#o.coordinatorId,
       started_at: this.#o.startedAtMs(),
     };
+    if (request.method === "HEAD") {
+      response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" }).end();
+      return;
+    }
     response.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
