@@ -187,6 +187,12 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
     fallback: "auto (a bar in a terminal)",
   },
   {
+    flag: "health-file",
+    env: "STRATA_WORKER_HEALTH_FILE",
+    arg: "file",
+    help: "rewrite this file every 2 s with the time of the last acknowledged heartbeat (container health checks)",
+  },
+  {
     flag: "log-samples",
     env: "STRATA_WORKER_LOG_SAMPLES",
     help: "log every accepted progress report (JSON consumed events)",
@@ -361,6 +367,8 @@ export function parseWorkerConfig(
     waitForTask: bool("wait-for-task"),
     heartbeatIntervalMs:
       heartbeat === undefined ? undefined : int("heartbeat-interval-ms", 0, 10, 3_600_000),
+    healthFile:
+      get("health-file") === undefined ? undefined : path.resolve(get("health-file") as string),
     logSamples: bool("log-samples"),
     barrierTimeoutMs:
       barrierTimeout === undefined ? undefined : int("barrier-timeout-ms", 0, 1, 86_400_000),
