@@ -334,26 +334,28 @@ export class SavePipeline {
     this.#prepared ??= (this.#options.beforeFirstWrite?.() ?? Promise.resolve()).catch(
       () => undefined,
     );
-    this.#prepared.then(() => this.#persist(job, this.#options.clock.now())).then(
-      (ref) => {
-        if (ref.stepComplete) this.#committedHere.add(ref.step);
-        settle();
-        this.#stats.committed++;
-        this.#options.logger.info(
-          { step: ref.step, rank: ref.rank, bytes: ref.totalSizeBytes, persistMs: ref.persistMs },
-          "checkpoint committed",
-        );
-        this.#options.onCommitted(ref, this.#createdSteps.delete(ref.step));
-        job.resolve(ref);
-      },
-      (error: unknown) => {
-        settle();
-        const e = RuntimeError.from(error);
-        this.#stats.failed++;
-        this.#options.logger.error({ step: job.step, err: e }, "checkpoint save failed");
-        job.reject(e);
-      },
-    );
+    this.#prepared
+      .then(() => this.#persist(job, this.#options.clock.now()))
+      .then(
+        (ref) => {
+          if (ref.stepComplete) this.#committedHere.add(ref.step);
+          settle();
+          this.#stats.committed++;
+          this.#options.logger.info(
+            { step: ref.step, rank: ref.rank, bytes: ref.totalSizeBytes, persistMs: ref.persistMs },
+            "checkpoint committed",
+          );
+          this.#options.onCommitted(ref, this.#createdSteps.delete(ref.step));
+          job.resolve(ref);
+        },
+        (error: unknown) => {
+          settle();
+          const e = RuntimeError.from(error);
+          this.#stats.failed++;
+          this.#options.logger.error({ step: job.step, err: e }, "checkpoint save failed");
+          job.reject(e);
+        },
+      );
   }
 
   async #persist(job: Job, startedMs: number): Promise<CheckpointRef> {
