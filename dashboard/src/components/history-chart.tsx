@@ -71,6 +71,7 @@ export function HistoryChart({
   height,
   markers,
   yFormat,
+  yIncrements,
 }: {
   title: string;
   series: readonly HistoryChartSeries[];
@@ -78,6 +79,8 @@ export function HistoryChart({
   height?: number;
   markers?: readonly ChartMarker[];
   yFormat?: (value: number) => string;
+  /** Tick increments of the y axis (see `TimeSeriesChart`). */
+  yIncrements?: readonly number[];
 }) {
   const api = useApi();
   const names = useMemo(() => series.map((s) => s.name), [series]);
@@ -117,6 +120,7 @@ export function HistoryChart({
         {...(height === undefined ? {} : { height })}
         {...(markers === undefined ? {} : { markers })}
         {...(yFormat === undefined ? {} : { yFormat })}
+        {...(yIncrements === undefined ? {} : { yIncrements })}
         emptyText={history.isPending ? "Loading history…" : "No samples in this window"}
       />
     </section>
