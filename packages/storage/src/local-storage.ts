@@ -235,8 +235,8 @@ export class LocalStorage implements StorageBackend {
     let folderHandle: Promise<FileHandle | undefined> = Promise.resolve(undefined);
     let folderHandleTaken = false;
     try {
-      const root = this.#realRoot ?? (await this.#ensureRoot());
-      const finalPath = this.#pathOf(root, key);
+      let root = this.#realRoot ?? (await this.#ensureRoot());
+      let finalPath = this.#pathOf(root, key);
       // A concurrent delete may prune the folder between its check and the open: then make it again.
       let folder: { dir: string; created: string[] };
       for (let attempt = 0; ; attempt++) {
@@ -244,10 +244,14 @@ export class LocalStorage implements StorageBackend {
         try {
           folder = await this.#makeFolderOf(root, key);
         } catch (error) {
-          // A folder on the way was removed as we made the next one in it: make them again.
+          // A folder on the way was removed as we made the next one in it (or the whole root
+          // was removed since we last used it): make them again.
           if ((error as { code?: unknown }).code !== "ENOENT" || attempt >= PRUNE_RACE_RETRIES) {
             throw error;
           }
+          this.#realRoot = undefined;
+          root = await this.#ensureRoot();
+          finalPath = this.#pathOf(root, key);
           continue;
         }
         tempPath = path.join(

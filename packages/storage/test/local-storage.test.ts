@@ -114,6 +114,16 @@ describe("LocalStorage", () => {
     expect(await readdir(dir)).toEqual([]); // the root stays
   });
 
+  it("makes the root again when it was removed after first use", async () => {
+    const root = path.join(dir, "root");
+    const storage = createLocalStorage({ root });
+    await storage.put("a/b", text("1"));
+    await rm(root, { recursive: true, force: true });
+    expect(await listKeys(storage, "")).toEqual([]);
+    await storage.put("a/b", text("2"));
+    expect(Buffer.from(await storage.get("a/b")).toString()).toBe("2");
+  });
+
   it("a put whose new folder is removed by a concurrent listing makes it again", async () => {
     const storage = createLocalStorage({ root: dir });
     const puts = Array.from({ length: 40 }, (_, i) =>
