@@ -72,6 +72,7 @@ export function HistoryChart({
   markers,
   yFormat,
   yIncrements,
+  noValuesText,
 }: {
   title: string;
   series: readonly HistoryChartSeries[];
@@ -81,6 +82,8 @@ export function HistoryChart({
   yFormat?: (value: number) => string;
   /** Tick increments of the y axis (see `TimeSeriesChart`). */
   yIncrements?: readonly number[];
+  /** Shown when the window has samples but all of them are empty. */
+  noValuesText?: string;
 }) {
   const api = useApi();
   const names = useMemo(() => series.map((s) => s.name), [series]);
@@ -121,6 +124,7 @@ export function HistoryChart({
         {...(markers === undefined ? {} : { markers })}
         {...(yFormat === undefined ? {} : { yFormat })}
         {...(yIncrements === undefined ? {} : { yIncrements })}
+        {...(noValuesText === undefined ? {} : { noValuesText })}
         emptyText={history.isPending ? "Loading history…" : "No samples in this window"}
       />
     </section>

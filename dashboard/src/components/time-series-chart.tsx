@@ -44,8 +44,10 @@ export interface TimeSeriesChartProps {
   markers?: readonly ChartMarker[];
   /** The x range shown, ms since the epoch; default the data's own range. */
   range?: { from: number; to: number };
-  /** Shown over an empty chart (default "No samples in this window"). */
+  /** Shown over a chart without samples (default "No samples in this window"). */
   emptyText?: string;
+  /** Shown over a chart whose samples are all empty (default "Nothing recorded in this window"). */
+  noValuesText?: string;
 }
 
 /** Tick increments for byte quantities: 1, 2, 4 … 512 of each binary unit, so ticks read "256 KiB", "1.0 MiB". */
@@ -191,6 +193,8 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   const points = data.x.length;
   let peak = Number.NEGATIVE_INFINITY;
   for (const v of data.ys[0] ?? []) if (v !== null && v > peak) peak = v;
+  // Points whose every series is null (e.g. no barrier released) draw nothing: say so.
+  const anyValue = data.ys.some((column) => column.some((v) => v !== null));
   const latest = series
     .map((s, i) => {
       const column = data.ys[i] ?? [];
@@ -211,9 +215,11 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
         className="w-full"
         style={{ minHeight: height }}
       />
-      {points === 0 ? (
+      {points === 0 || !anyValue ? (
         <p className="pointer-events-none absolute inset-x-0 top-1/3 text-center text-sm muted">
-          {props.emptyText ?? "No samples in this window"}
+          {points === 0
+            ? (props.emptyText ?? "No samples in this window")
+            : (props.noValuesText ?? "Nothing recorded in this window")}
         </p>
       ) : null}
     </div>

@@ -112,7 +112,7 @@ export function OverviewPage() {
           detail={
             m === undefined
               ? "bytes recorded, last 60 s"
-              : `${formatCount(m.checkpoint_steps_complete)} steps complete`
+              : `${formatCount(m.checkpoint_steps_complete)} ${m.checkpoint_steps_complete === 1 ? "step" : "steps"} complete`
           }
         />
         <StatCard
@@ -132,7 +132,12 @@ export function OverviewPage() {
           windowMs={window.ms}
           yIncrements={BINARY_INCREMENTS}
         />
-        <HistoryChart title="Barrier wait" series={BARRIER} windowMs={window.ms} />
+        <HistoryChart
+          title="Barrier wait"
+          series={BARRIER}
+          windowMs={window.ms}
+          noValuesText="No barrier released in this window"
+        />
       </div>
       <div className="mt-3">
         <MembershipTimeline windowMs={window.ms} />

@@ -244,7 +244,7 @@ test("every page renders real data without errors, in light and dark, wide and n
       )
       .catch(async (error: Error) => {
         throw new Error(
-          `${name} still loading: ${await page.locator("main").innerText()}\n${error.message}`,
+          `${name} still loading: ${await page.locator("main").textContent()}\n${error.message}`,
         );
       });
     await shot(name);
