@@ -44,6 +44,10 @@ export type {
   SavedCheckpoint,
   WorkerCheckpointsOptions,
 } from "./worker-checkpoints.js";
-export { openWorkerCheckpoints, WorkerCheckpoints } from "./worker-checkpoints.js";
+export {
+  openCheckpointStorage,
+  openWorkerCheckpoints,
+  WorkerCheckpoints,
+} from "./worker-checkpoints.js";
 export type { TaskSpec, WorkerCommand } from "./worker-command.js";
 export { parseWorkerCommand } from "./worker-command.js";

@@ -1,3 +1,6 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type CheckpointManager,
   type CheckpointRef,
@@ -5,12 +8,11 @@ import {
   type Compression,
   createCheckpointManager,
   type LoadedCheckpoint,
-  openStorage,
   type RetentionPolicy,
 } from "@strata/checkpoint";
 import { type CheckpointAck, CheckpointType } from "@strata/proto";
 import { type CallOptions, Code, createDeadlineSignal, RuntimeError } from "@strata/runtime-core";
-import type { StorageBackend } from "@strata/storage";
+import { createLocalStorage, createStorage, type StorageBackend } from "@strata/storage";
 import {
   type DataPositionJson,
   type DatasetPositionJson,
@@ -146,8 +148,30 @@ export async function openWorkerCheckpoints(
 ): Promise<WorkerCheckpoints> {
   const owned = typeof options.storage === "string";
   const storage =
-    typeof options.storage === "string" ? await openStorage(options.storage) : options.storage;
+    typeof options.storage === "string"
+      ? await openCheckpointStorage(options.storage)
+      : options.storage;
   return new WorkerCheckpoints(worker, storage, owned, options);
+}
+
+/**
+ * Opens checkpoint storage from a URI or a plain path. A local folder (a path or `file:///abs`)
+ * is created when missing: a worker's first run should not fail for want of a `mkdir`.
+ */
+export async function openCheckpointStorage(uri: string): Promise<StorageBackend> {
+  if (typeof uri !== "string" || uri === "") {
+    throw new RuntimeError("storage: give a path or a file://, s3:// URI", {
+      code: Code.InvalidArgument,
+      details: { field: "storage" },
+    });
+  }
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+    const root = path.resolve(uri);
+    await mkdir(root, { recursive: true });
+    return createLocalStorage({ root });
+  }
+  if (uri.startsWith("file://")) await mkdir(fileURLToPath(uri), { recursive: true });
+  return createStorage(uri);
 }
 
 /**

@@ -356,6 +356,8 @@ class TrainingRun {
           });
         }
       }
+      // Every save is committed and recorded before the run says it is over.
+      await checkpoints.flush();
       const finished = !this.#stopping();
       worker.setStatus({ state: "idle", step });
       this.#out.event(finished ? "done" : "stopped", { step, epoch, loss: model.lossEma });
