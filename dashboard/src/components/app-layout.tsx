@@ -3,6 +3,8 @@ import { useEffect, useState } from "react";
 import { Outlet, useLocation } from "react-router";
 import { useApi } from "../api/api-context.js";
 import { statusQuery } from "../api/query-options.js";
+import { formatTimestamp } from "../format.js";
+import { useConnectionState } from "../live/use-live.js";
 import { ConnectionIndicator } from "./connection-indicator.js";
 import { Icon } from "./icons.js";
 import { SidebarNav } from "./sidebar-nav.js";
@@ -30,6 +32,21 @@ function CoordinatorSummary() {
     <p className="hidden truncate text-xs muted md:block" title={`coordinator ${s.coordinator_id}`}>
       v{s.version} · {s.role} · gRPC {s.grpc_address}
     </p>
+  );
+}
+
+/** Says plainly that the page shows old data while the coordinator is unreachable. */
+function StaleDataBanner() {
+  const state = useConnectionState();
+  if (state.status !== "offline" || state.lastLiveAt === null) return null;
+  return (
+    <div
+      role="status"
+      className="border-b border-amber-300 bg-amber-50 px-4 py-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100"
+    >
+      The coordinator has not answered since {formatTimestamp(state.lastLiveAt)}. What you see is
+      from then; it updates as soon as the connection is back.
+    </div>
   );
 }
 
@@ -90,6 +107,7 @@ export function AppLayout() {
             </div>
           </div>
         ) : null}
+        <StaleDataBanner />
         <main id="main" tabIndex={-1} className="px-4 py-5 outline-none sm:px-6 2xl:px-10">
           <Outlet />
         </main>

@@ -330,3 +330,44 @@ test("after a coordinator restart the charts still show the earlier history", as
   expect(Number(await chart.getAttribute("data-peak"))).toBeGreaterThan(0);
   await shot("overview-after-restart");
 });
+
+test("signing in with the token sets an HttpOnly session cookie; the token never reaches a URL", async () => {
+  const token = "e2e-token-5f1c9a";
+  const secured = await startCoordinator({
+    dataDir: join(dir, "secured"),
+    extraArgs: ["--auth-token", token],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const urls: string[] = [];
+  try {
+    const tab = await context.newPage();
+    tab.on("request", (request) => urls.push(request.url()));
+    await tab.goto(`${secured.url}/`);
+    await tab
+      .locator('[data-testid="connection-state"][data-status="unauthorized"]')
+      .waitFor({ timeout: 10_000 });
+    await tab.getByRole("link", { name: "Sign in", exact: true }).click();
+    await tab.getByLabel("Token").fill("not-the-token");
+    await tab.getByRole("button", { name: "Sign in" }).click();
+    await tab.getByText("Token: the coordinator refused this token").waitFor();
+    await tab.getByLabel("Token").fill(token);
+    await tab.getByRole("button", { name: "Sign in" }).click();
+    await tab.getByText(/^Signed in\./).waitFor();
+    await tab
+      .locator('[data-testid="connection-state"][data-status="live"]')
+      .waitFor({ timeout: 10_000 });
+    await tab.getByText("standalone").first().waitFor();
+    await tab.screenshot({ path: join(ARTIFACTS_DIR, "settings-signed-in.png"), fullPage: true });
+    const cookies = await context.cookies(secured.url);
+    expect(cookies.length).toBeGreaterThan(0);
+    expect(cookies.every((cookie) => cookie.httpOnly)).toBe(true);
+    await expect(tab.evaluate(() => document.cookie)).resolves.not.toContain(token);
+    await expect(tab.evaluate(() => JSON.stringify({ ...localStorage }))).resolves.not.toContain(
+      token,
+    );
+    expect(urls.filter((url) => url.includes(token))).toEqual([]);
+  } finally {
+    await context.close();
+    await secured.stop();
+  }
+});
