@@ -9,6 +9,7 @@ const root = new URL("..", import.meta.url).pathname;
 const folders = [
   "proto",
   "dashboard",
+  "python", // pytest, through python/scripts/run_tests.py
   ...readdirSync(join(root, "packages")).map((p) => join("packages", p)),
 ];
 let passed = 0;

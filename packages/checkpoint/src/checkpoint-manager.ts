@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   type CallOptions,
   type Clock,
@@ -7,59 +6,48 @@ import {
   createSilentLogger,
   type Logger,
   RuntimeError,
-  retry,
   systemClock,
 } from "@strata/runtime-core";
 import type { StorageBackend } from "@strata/storage";
-import {
-  type CheckpointState,
-  type StateSnapshot,
-  snapshotState,
-  validateState,
-} from "./checkpoint-state.js";
+import type { CheckpointState } from "./checkpoint-state.js";
 import {
   type CheckpointDescription,
   type CheckpointInfo,
   CheckpointStore,
   type LoadedCheckpoint,
   type LoadOptions,
-  type PruneOptions,
-  type PruneResult,
   type StepCommit,
   signalOnly,
   type VerifyOptions,
   type VerifyReport,
 } from "./checkpoint-store.js";
-import { CHECKSUM_ALGORITHM, checksumOf } from "./checksum.js";
 import { COMPRESSIONS, type Compression } from "./compression.js";
-import { CheckpointLayout, MAX_RANK, packFileName } from "./layout.js";
+import { CheckpointLayout, MAX_RANK } from "./layout.js";
+import { raceSignal } from "./race-signal.js";
 import {
-  encodeManifest,
-  FORMAT_VERSION,
-  type ManifestObject,
-  type RankManifest,
-} from "./manifest.js";
-import { mapConcurrent } from "./map-concurrent.js";
-import { writePack } from "./object-io.js";
-import { normalizeRetention, type RetentionPolicy } from "./retention.js";
+  applyRetention,
+  normalizeRetention,
+  type PruneOptions,
+  type PruneResult,
+  RETENTION_BUDGET_PER_COMMIT,
+  type RetentionPolicy,
+} from "./retention.js";
+import {
+  type BackpressurePolicy,
+  type CheckpointManagerStats,
+  type CheckpointRef,
+  type SaveHandle,
+  SavePipeline,
+  type StepCommitMode,
+} from "./save-pipeline.js";
 
-/**
- * What `save` does when `maxInFlight` snapshots are already waiting or being written:
- * - `block` (default): `save` waits until a write finishes and frees a slot. Training stalls,
- *   but no checkpoint is lost and memory stays bounded.
- * - `skip`: the new save is not taken; its handle has `status: "skipped"` and its `committed`
- *   promise rejects with `ResourceExhausted`. For "checkpoint when you can" schedules.
- * - `drop-oldest`: the oldest snapshot that has not started writing is dropped (its `committed`
- *   rejects with `Aborted`) to make room, so the newest state wins. If none is waiting (every
- *   slot is writing), it blocks like `block`.
- *
- * Skips and drops are counted (see `stats()`) and logged once per episode: one warning when
- * pressure starts and one with the count when a save next goes through without pressure.
- */
-export type BackpressurePolicy = "block" | "skip" | "drop-oldest";
-
-/** When a rank's commit also commits the step manifest. */
-export type StepCommitMode = "auto" | "manual";
+export type {
+  BackpressurePolicy,
+  CheckpointManagerStats,
+  CheckpointRef,
+  SaveHandle,
+  StepCommitMode,
+} from "./save-pipeline.js";
 
 /** Options for {@link createCheckpointManager}. */
 export interface CheckpointManagerOptions {
@@ -117,54 +105,6 @@ export interface CheckpointManagerOptions {
   logger?: Logger;
 }
 
-/** A committed rank part, as the `committed` promise of a save reports it. */
-export interface CheckpointRef {
-  jobId: string;
-  step: number;
-  epoch: number;
-  rank: number;
-  worldSize: number;
-  rankManifestKey: string;
-  stepManifestKey: string;
-  /** Whether the whole step is committed (always true with worldSize 1 and `stepCommit: auto`). */
-  stepComplete: boolean;
-  objectCount: number;
-  /** Stored bytes of this rank's data objects. */
-  totalSizeBytes: number;
-  /** The caller's bytes before compression. */
-  rawSizeBytes: number;
-  /** Time from the start of the write to the commit, in ms. */
-  persistMs: number;
-}
-
-/** What `save` hands back as soon as the state is snapshotted. */
-export interface SaveHandle {
-  step: number;
-  /** `queued`: it will be written. `skipped`: backpressure policy `skip` refused it. */
-  status: "queued" | "skipped";
-  /** Settles when the checkpoint is committed (or fails, is dropped, or is skipped). */
-  committed: Promise<CheckpointRef>;
-}
-
-/** Counters since the manager was created. */
-export interface CheckpointManagerStats {
-  committed: number;
-  failed: number;
-  skipped: number;
-  dropped: number;
-  /** Snapshots waiting or being written now. */
-  inFlight: number;
-}
-
-interface Job {
-  step: number;
-  snapshot: StateSnapshot | undefined;
-  controller: AbortController;
-  promise: Promise<CheckpointRef>;
-  resolve: (ref: CheckpointRef) => void;
-  reject: (error: RuntimeError) => void;
-}
-
 /** Options for {@link CheckpointManager.close}. */
 export interface CloseOptions {
   /** Overrides `closeGraceMs` for this call. */
@@ -188,6 +128,7 @@ export class CheckpointManager implements AsyncDisposable {
   readonly #storage: StorageBackend;
   readonly #layout: CheckpointLayout;
   readonly #store: CheckpointStore;
+  readonly #pipeline: SavePipeline;
   readonly #maxInFlight: number;
   readonly #backpressure: BackpressurePolicy;
   readonly #compression: Compression;
@@ -200,14 +141,10 @@ export class CheckpointManager implements AsyncDisposable {
   readonly #closeGraceMs: number;
   readonly #clock: Clock;
   readonly #logger: Logger;
-
-  readonly #queue: Job[] = [];
-  #writing: Job | undefined;
-  #slotWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
-  #retentionChain: Promise<void> = Promise.resolve();
-  #pressureEpisode = 0;
-  readonly #stats = { committed: 0, failed: 0, skipped: 0, dropped: 0 };
+  /** The retention run in progress, if any; at most one more is queued behind it. */
+  #retentionRun: Promise<void> | undefined;
+  #retentionQueued = false;
 
   constructor(options: CheckpointManagerOptions) {
     if (typeof options !== "object" || options === null) invalid("options", "must be an object");
@@ -281,6 +218,25 @@ export class CheckpointManager implements AsyncDisposable {
       this.#clock,
       this.#logger,
     );
+    this.#pipeline = new SavePipeline({
+      storage: this.#storage,
+      layout: this.#layout,
+      store: this.#store,
+      jobId: this.jobId,
+      rank: this.rank,
+      worldSize: this.worldSize,
+      maxInFlight: this.#maxInFlight,
+      backpressure: this.#backpressure,
+      compression: this.#compression,
+      stepCommit: this.#stepCommit,
+      chunkBytes: this.#chunkBytes,
+      writeConcurrency: this.#writeConcurrency,
+      maxPackBytes: this.#maxPackBytes,
+      persistTimeoutMs: this.#persistTimeoutMs,
+      clock: this.#clock,
+      logger: this.#logger,
+      onCommitted: () => this.#scheduleRetention(),
+    });
   }
 
   /** `<prefix>/<jobId>/`: every key this manager writes or deletes starts with it. */
@@ -299,67 +255,8 @@ export class CheckpointManager implements AsyncDisposable {
    * handle's `committed` promise instead (`AlreadyExists` if the step and rank were committed
    * before; storage errors as they are); a failed save leaves earlier checkpoints untouched.
    */
-  async save(state: CheckpointState, options: CallOptions = {}): Promise<SaveHandle> {
-    this.#assertOpen();
-    // Validate before any backpressure decision: a bad state fails, it is never "skipped".
-    const { step } = validateState(state);
-    this.#assertNotInFlight(step);
-    if (this.#inFlight() >= this.#maxInFlight) {
-      if (this.#backpressure === "skip") {
-        this.#stats.skipped++;
-        this.#notePressure("skip", step);
-        const committed = Promise.reject(
-          new RuntimeError(
-            `checkpoint step ${step} skipped: ${this.#maxInFlight} saves already in flight (backpressure skip)`,
-            { code: Code.ResourceExhausted, details: { step } },
-          ),
-        );
-        committed.catch(() => {});
-        return { step, status: "skipped", committed };
-      }
-      if (this.#backpressure === "drop-oldest") {
-        const oldest = this.#queue.shift();
-        if (oldest !== undefined) {
-          this.#stats.dropped++;
-          this.#notePressure("drop-oldest", step);
-          oldest.snapshot = undefined;
-          oldest.reject(
-            new RuntimeError(
-              `checkpoint step ${oldest.step} dropped for newer step ${step} (backpressure drop-oldest)`,
-              {
-                code: Code.Aborted,
-                details: { step: oldest.step },
-              },
-            ),
-          );
-        }
-      }
-      await this.#waitForSlot(options);
-      this.#assertOpen();
-      this.#assertNotInFlight(step);
-    } else {
-      this.#endPressureEpisode();
-    }
-    const snapshot = snapshotState(state);
-    let resolve!: (ref: CheckpointRef) => void;
-    let reject!: (error: RuntimeError) => void;
-    const promise = new Promise<CheckpointRef>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    // The caller may never await `committed`; failures are still logged and counted.
-    promise.catch(() => {});
-    const job: Job = {
-      step: snapshot.step,
-      snapshot,
-      controller: new AbortController(),
-      promise,
-      resolve,
-      reject,
-    };
-    this.#queue.push(job);
-    this.#pump();
-    return { step: snapshot.step, status: "queued", committed: promise };
+  save(state: CheckpointState, options: CallOptions = {}): Promise<SaveHandle> {
+    return this.#pipeline.save(state, options);
   }
 
   /**
@@ -369,12 +266,12 @@ export class CheckpointManager implements AsyncDisposable {
    * wait only; the writes go on.
    */
   async flush(options: CallOptions = {}): Promise<void> {
-    const jobs = [...(this.#writing ? [this.#writing] : []), ...this.#queue];
+    const pending = this.#pipeline.pending();
     const deadline = createDeadlineSignal("checkpoint flush", options);
     try {
       const settled = await raceSignal(
-        Promise.allSettled(jobs.map((j) => j.promise)).then(async (r) => {
-          await this.#retentionChain;
+        Promise.allSettled(pending).then(async (r) => {
+          await this.#retentionIdle();
           return r;
         }),
         deadline.signal,
@@ -386,7 +283,7 @@ export class CheckpointManager implements AsyncDisposable {
       const first = failures[0];
       if (first !== undefined) {
         throw new RuntimeError(
-          `${failures.length} of ${jobs.length} checkpoint saves failed; first: ${first.rawMessage}`,
+          `${failures.length} of ${pending.length} checkpoint saves failed; first: ${first.rawMessage}`,
           { code: first.code, cause: first },
         );
       }
@@ -402,7 +299,10 @@ export class CheckpointManager implements AsyncDisposable {
    * storage backend.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options.graceMs ?? this.#closeGraceMs);
+    this.#closing ??= (async () => {
+      await this.#pipeline.close(options.graceMs ?? this.#closeGraceMs);
+      await this.#retentionIdle();
+    })();
     return this.#closing;
   }
 
@@ -412,7 +312,7 @@ export class CheckpointManager implements AsyncDisposable {
 
   /** Counters, for metrics and tests. */
   stats(): CheckpointManagerStats {
-    return { ...this.#stats, inFlight: this.#inFlight() };
+    return this.#pipeline.stats();
   }
 
   /**
@@ -496,8 +396,9 @@ export class CheckpointManager implements AsyncDisposable {
   }
 
   /**
-   * Applies the retention policy now (default: the manager's `retention`; fields given here
-   * override it). `dryRun` reports without deleting. See {@link RetentionPolicy} for the rules.
+   * Applies the retention policy now, in full (default: the manager's `retention`; fields given
+   * here override it). `dryRun` reports without deleting. See {@link applyRetention} for the
+   * rules; the run after each commit is the same, with a bounded budget.
    */
   async prune(options: PruneOptions = {}): Promise<PruneResult> {
     const keepLast = options.keepLast ?? this.#retention?.keepLast;
@@ -514,7 +415,12 @@ export class CheckpointManager implements AsyncDisposable {
         : { orphanGraceMs: options.orphanGraceMs ?? this.#retention?.orphanGraceMs }),
     };
     return this.#withDeadline("prune checkpoints", options, (o) =>
-      this.#store.prune(policy, { ...o, dryRun: options.dryRun ?? false }),
+      applyRetention(this.#store, policy, {
+        ...o,
+        dryRun: options.dryRun ?? false,
+        budget: Number.POSITIVE_INFINITY,
+        abandonOldPartialSteps: this.#stepCommit === "auto",
+      }),
     );
   }
 
@@ -525,321 +431,51 @@ export class CheckpointManager implements AsyncDisposable {
 
   // ---- internals ----
 
-  #inFlight(): number {
-    return this.#queue.length + (this.#writing === undefined ? 0 : 1);
-  }
-
-  #assertOpen(): void {
-    if (this.#closing !== undefined) {
-      throw new RuntimeError("checkpoint manager is closed", { code: Code.FailedPrecondition });
-    }
-  }
-
-  #assertNotInFlight(step: unknown): void {
-    if (this.#writing?.step === step || this.#queue.some((j) => j.step === step)) {
-      throw new RuntimeError(`checkpoint step ${String(step)} is already being saved`, {
-        code: Code.AlreadyExists,
-        details: { step },
-      });
-    }
-  }
-
-  #notePressure(policy: BackpressurePolicy, step: number): void {
-    if (this.#pressureEpisode === 0) {
-      this.#logger.warn(
-        { step, policy, maxInFlight: this.#maxInFlight },
-        "checkpoint backpressure: saves arrive faster than storage takes them",
-      );
-    }
-    this.#pressureEpisode++;
-  }
-
-  #endPressureEpisode(): void {
-    if (this.#pressureEpisode > 0) {
-      this.#logger.warn(
-        { count: this.#pressureEpisode, policy: this.#backpressure },
-        "checkpoint backpressure episode ended",
-      );
-      this.#pressureEpisode = 0;
-    }
-  }
-
-  async #waitForSlot(options: CallOptions): Promise<void> {
-    const deadline = createDeadlineSignal("checkpoint save (waiting for a free slot)", options);
-    try {
-      while (this.#inFlight() >= this.#maxInFlight) {
-        this.#assertOpen();
-        await raceSignal(
-          new Promise<void>((resolve) => this.#slotWaiters.push(resolve)),
-          deadline.signal,
-          "checkpoint save",
-        );
-      }
-    } finally {
-      deadline.cleanup();
-    }
-  }
-
-  #wakeSlotWaiters(): void {
-    const waiters = this.#slotWaiters;
-    this.#slotWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  #pump(): void {
-    if (this.#writing !== undefined) return;
-    const job = this.#queue.shift();
-    if (job === undefined) return;
-    this.#writing = job;
-    const started = this.#clock.now();
-    const settle = () => {
-      // Free the slot before settling, so code awaiting `committed` may save again at once.
-      job.snapshot = undefined;
-      this.#writing = undefined;
-      this.#wakeSlotWaiters();
-      queueMicrotask(() => this.#pump());
-    };
-    this.#persist(job, started).then(
-      (ref) => {
-        settle();
-        this.#stats.committed++;
-        this.#logger.info(
-          { step: ref.step, rank: ref.rank, bytes: ref.totalSizeBytes, persistMs: ref.persistMs },
-          "checkpoint committed",
-        );
-        if (ref.stepComplete) this.#scheduleRetention();
-        job.resolve(ref);
-      },
-      (error: unknown) => {
-        settle();
-        const e = RuntimeError.from(error);
-        this.#stats.failed++;
-        this.#logger.error({ step: job.step, err: e }, "checkpoint save failed");
-        job.reject(e);
-      },
-    );
-  }
-
-  async #persist(job: Job, startedMs: number): Promise<CheckpointRef> {
-    const snapshot = job.snapshot;
-    if (snapshot === undefined)
-      throw new RuntimeError("snapshot released", { code: Code.Internal });
-    const deadline = createDeadlineSignal(`checkpoint step ${job.step}`, {
-      signal: job.controller.signal,
-      ...(this.#persistTimeoutMs === undefined ? {} : { timeoutMs: this.#persistTimeoutMs }),
-    });
-    const signal = deadline.signal;
-    const step = snapshot.step;
-    const rankManifestKey = this.#layout.rankManifestKey(step, this.rank);
-    const written: string[] = [];
-    try {
-      if ((await this.#storage.stat(rankManifestKey, { signal })) !== undefined) {
-        throw new RuntimeError(
-          `checkpoint step ${step} rank ${this.rank} of job ${this.jobId} is already committed`,
-          { code: Code.AlreadyExists, details: { step, key: rankManifestKey } },
-        );
-      }
-      const attemptId = randomBytes(6).toString("hex");
-      const dir = this.#layout.rankDir(step, this.rank);
-      const packs = groupIntoPacks(snapshot.buffers, this.#maxPackBytes);
-      const packed = await mapConcurrent(packs, this.#writeConcurrency, async (pack, p) => {
-        const relativeKey = `${attemptId}/${packFileName(p)}`;
-        const key = `${dir}${relativeKey}`;
-        written.push(key);
-        const placed = await writePack(
-          this.#storage,
-          key,
-          pack.map((b) => b.bytes),
-          { compression: this.#compression, chunkBytes: this.#chunkBytes, signal },
-        );
-        return pack.map((b, i) => {
-          const where = placed[i] as (typeof placed)[number];
-          return {
-            name: b.name,
-            key: relativeKey,
-            offset: where.offset,
-            sizeBytes: where.sizeBytes,
-            checksum: where.checksum,
-            algorithm: CHECKSUM_ALGORITHM,
-            compression: this.#compression,
-            rawSizeBytes: where.rawSizeBytes,
-            dtype: b.dtype,
-          } satisfies ManifestObject;
-        });
-      });
-      const objects = packed.flat();
-      const manifest: RankManifest = {
-        formatVersion: FORMAT_VERSION,
-        kind: "rank",
-        jobId: this.jobId,
-        step,
-        epoch: snapshot.epoch,
-        rank: this.rank,
-        worldSize: this.worldSize,
-        attemptId,
-        createdAtMs: this.#clock.now(),
-        objects,
-        totalSizeBytes: objects.reduce((n, o) => n + o.sizeBytes, 0),
-        dataPosition: snapshot.dataPosition,
-        metadata: snapshot.metadata,
-      };
-      // The snapshot is no longer needed; let it go before the (small) commit writes.
-      job.snapshot = undefined;
-      await this.#commitRankManifest(rankManifestKey, manifest, signal, () => {
-        // The outcome of the manifest write is unknown: the data might now be referenced, so it
-        // must not be deleted here (prune's orphan sweep removes it if the commit did not land).
-        written.length = 0;
-      });
-      written.length = 0; // committed: the data now belongs to the manifest
-      let stepComplete = false;
-      if (this.#stepCommit === "auto") {
-        try {
-          const commit = await this.#store.commitStep(step, this.worldSize, {
-            signal,
-            known: new Map([[this.rank, manifest]]),
-          });
-          stepComplete = true;
-          // We wrote (and checksummed) every byte of a single-rank step ourselves.
-          if (commit.created && this.worldSize === 1) {
-            this.#store.markVerified(step, checksumOf(encodeManifest(commit.manifest)));
-          }
-        } catch (error) {
-          const e = RuntimeError.from(error);
-          if (e.code !== Code.FailedPrecondition) throw e;
-          this.#logger.debug(
-            { step, err: e },
-            "step not complete yet; another rank will commit it",
-          );
-        }
-      }
-      return {
-        jobId: this.jobId,
-        step,
-        epoch: snapshot.epoch,
-        rank: this.rank,
-        worldSize: this.worldSize,
-        rankManifestKey,
-        stepManifestKey: this.#layout.stepManifestKey(step),
-        stepComplete,
-        objectCount: objects.length,
-        totalSizeBytes: manifest.totalSizeBytes,
-        rawSizeBytes: snapshot.rawSizeBytes,
-        persistMs: this.#clock.now() - startedMs,
-      };
-    } catch (error) {
-      if (written.length > 0) {
-        // Uncommitted data is invisible to readers; deleting it now only saves space (prune's
-        // orphan sweep catches whatever this misses, e.g. after a crash).
-        await this.#storage.deleteMany([...written]).catch((cleanupError: unknown) => {
-          this.#logger.debug({ err: cleanupError, step }, "could not delete uncommitted data");
-        });
-      }
-      throw signal.aborted ? RuntimeError.from(signal.reason) : error;
-    } finally {
-      deadline.cleanup();
-    }
-  }
-
   /**
-   * Writes the rank manifest create-only, retrying transient failures. A write can succeed on the
-   * server and still fail for us (a timeout after the upload landed), so on `AlreadyExists` or an
-   * unknown outcome we read the manifest back: if it carries our attempt id, the commit landed.
+   * Runs retention after a commit, in the background: one run at a time, and commits that land
+   * while one runs are covered by a single run after it. Each run is bounded
+   * ({@link RETENTION_BUDGET_PER_COMMIT}); what it leaves is done by the next.
    */
-  async #commitRankManifest(
-    key: string,
-    manifest: RankManifest,
-    signal: AbortSignal,
-    onUncertain: () => void,
-  ): Promise<void> {
-    const bytes = encodeManifest(manifest);
-    const ours = async (): Promise<boolean | undefined> => {
-      try {
-        const stored = await this.#store.readRankManifest(manifest.step, manifest.rank, undefined, {
-          signal,
-        });
-        return stored === undefined ? false : stored.manifest.attemptId === manifest.attemptId;
-      } catch {
-        return undefined; // unreadable: we cannot tell
-      }
-    };
-    try {
-      await retry(
-        async (attemptSignal) => {
-          try {
-            await this.#storage.put(key, bytes, { createOnly: true, signal: attemptSignal });
-          } catch (error) {
-            const e = RuntimeError.from(error);
-            if (e.code === Code.AlreadyExists && (await ours()) === true) return;
-            if (e.code !== Code.AlreadyExists) onUncertain();
-            throw e;
-          }
-        },
-        { operation: `commit ${key}`, maxAttempts: 3, signal },
-      );
-    } catch (error) {
-      const e = RuntimeError.from(error);
-      if (e.code === Code.AlreadyExists) {
-        throw new RuntimeError(
-          `checkpoint step ${manifest.step} rank ${manifest.rank} was committed by another writer first`,
-          { code: Code.AlreadyExists, cause: e, details: { step: manifest.step, key } },
-        );
-      }
-      if ((await ours()) === true) return;
-      throw e;
-    }
-  }
-
   #scheduleRetention(): void {
     const retention = this.#retention;
     if (retention === undefined) return;
-    this.#retentionChain = this.#retentionChain
-      .then(async () => {
-        const result = await this.#store.prune(retention);
+    if (this.#retentionRun !== undefined) {
+      this.#retentionQueued = true;
+      return;
+    }
+    const run = async () => {
+      try {
+        const result = await applyRetention(this.#store, retention, {
+          dryRun: false,
+          budget: RETENTION_BUDGET_PER_COMMIT,
+          abandonOldPartialSteps: this.#stepCommit === "auto",
+        });
         if (result.deletedSteps.length > 0 || result.deletedOrphanKeys.length > 0) {
           this.#logger.info(
-            { deletedSteps: result.deletedSteps, orphans: result.deletedOrphanKeys.length },
+            {
+              deletedSteps: result.deletedSteps,
+              orphans: result.deletedOrphanKeys.length,
+              deferred: result.deferred,
+            },
             "retention applied",
           );
         }
-      })
-      .catch((error: unknown) => {
+      } catch (error) {
         this.#logger.warn({ err: error }, "retention failed; will retry after the next commit");
-      });
+      }
+    };
+    this.#retentionRun = run().finally(() => {
+      this.#retentionRun = undefined;
+      if (this.#retentionQueued && this.#closing === undefined) {
+        this.#retentionQueued = false;
+        this.#scheduleRetention();
+      }
+    });
   }
 
-  async #close(graceMs: number): Promise<void> {
-    this.#wakeSlotWaiters();
-    const jobs = [...(this.#writing ? [this.#writing] : []), ...this.#queue];
-    let forced = false;
-    const timer = this.#clock.setTimeout(
-      () => {
-        forced = true;
-        this.#logger.warn(
-          { inFlight: this.#inFlight(), graceMs },
-          "checkpoint close: grace period over, aborting saves",
-        );
-        for (const job of this.#queue.splice(0)) {
-          job.snapshot = undefined;
-          job.reject(
-            new RuntimeError(`checkpoint step ${job.step} canceled by close`, {
-              code: Code.Canceled,
-            }),
-          );
-        }
-        this.#writing?.controller.abort(
-          new RuntimeError("checkpoint save canceled by close", { code: Code.Canceled }),
-        );
-      },
-      graceMs,
-      { unref: true },
-    );
-    try {
-      await Promise.allSettled(jobs.map((j) => j.promise));
-      await this.#retentionChain;
-    } finally {
-      this.#clock.clearTimeout(timer);
-    }
-    if (forced) this.#logger.warn("checkpoint manager closed after aborting in-flight saves");
+  /** Resolves once no retention run is in progress or queued. */
+  async #retentionIdle(): Promise<void> {
+    while (this.#retentionRun !== undefined) await this.#retentionRun;
   }
 
   async #withDeadline<T>(
@@ -865,27 +501,6 @@ export function createCheckpointManager(options: CheckpointManagerOptions): Chec
   return new CheckpointManager(options);
 }
 
-/** Splits buffers, in order, into packs of at most `maxPackBytes` raw bytes (never splitting a buffer). */
-function groupIntoPacks<T extends { bytes: Uint8Array }>(
-  buffers: readonly T[],
-  maxPackBytes: number,
-): T[][] {
-  const packs: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const b of buffers) {
-    if (current.length > 0 && size + b.bytes.length > maxPackBytes) {
-      packs.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(b);
-    size += b.bytes.length;
-  }
-  if (current.length > 0) packs.push(current);
-  return packs;
-}
-
 function invalid(field: string, why: string): never {
   throw new RuntimeError(`invalid checkpoint option: ${field} ${why}`, {
     code: Code.InvalidArgument,
@@ -898,32 +513,4 @@ function integer(field: string, value: number, min: number, max: number): number
     invalid(field, `must be an integer in ${min}..${max}, got ${String(value)}`);
   }
   return value;
-}
-
-/** Settles with `promise`, or rejects with the abort reason as soon as `signal` aborts. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, operation: string): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(abortError(signal, operation));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal, operation));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function abortError(signal: AbortSignal, operation: string): RuntimeError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof RuntimeError) return reason;
-  return new RuntimeError(`${operation} was canceled`, { code: Code.Canceled, cause: reason });
 }

@@ -16,35 +16,44 @@ import {
   type ManifestObject,
   type RankManifest,
   type StepManifest,
+  type StepManifestRank,
 } from "./manifest.js";
 import { mapConcurrent } from "./map-concurrent.js";
 import { readObject } from "./object-io.js";
 import {
-  normalizeRetention,
-  planRetention,
-  type RetentionCandidate,
-  type RetentionPolicy,
-} from "./retention.js";
+  allObjects,
+  type RankScan,
+  rankManifestsNewestFirst,
+  type StepScan,
+  scanJob,
+  scanPrefix,
+} from "./step-scan.js";
 
 /** A checkpoint (one step) as `list` reports it. */
 export interface CheckpointInfo {
   jobId: string;
   step: number;
+  /** The epoch; for a partial step, the one its newest rank manifest records (0 when none did). */
   epoch: number;
+  /** Ranks that save the step; 0 when unknown (a partial step whose ranks committed nothing). */
   worldSize: number;
   /** Ranks whose part is committed. */
   ranks: number[];
-  /** Stored bytes of every rank's data objects. */
+  /** Stored bytes of every rank's data objects (for a partial or deleting step: what is left). */
   totalSizeBytes: number;
   /** When the step manifest (or, for a partial step, the newest rank manifest) was written, ms since the epoch. */
   createdAtMs: number;
   /**
-   * `complete`: the step manifest exists and parses. `partial`: some ranks committed, the step
-   * did not (never visible to `latest`/`load`). `corrupt`: the step manifest is damaged.
+   * `complete`: the step manifest exists and parses. `partial`: the step was never committed
+   * (some ranks committed, or a save stopped before any did; never visible to `latest`/`load`).
+   * `corrupt`: the step manifest is damaged. `deleting`: retention started deleting the step and
+   * was interrupted; the next retention run removes the rest.
    */
-  state: "complete" | "partial" | "corrupt";
+  state: "complete" | "partial" | "corrupt" | "deleting";
   /** Why a step is `corrupt`. */
   problem?: string;
+  /** What a `partial` or `deleting` step holds, in words ("1 of 2 ranks committed; ..."). */
+  note?: string;
 }
 
 /** A problem `verify` found. */
@@ -98,25 +107,6 @@ export interface LoadOptions extends CallOptions {
   concurrency?: number;
 }
 
-/** Options for `prune`. */
-export interface PruneOptions extends CallOptions, Partial<RetentionPolicy> {
-  /** Report what would be deleted, delete nothing. Default false. */
-  dryRun?: boolean;
-}
-
-/** What `prune` did (or, in a dry run, would do). */
-export interface PruneResult {
-  dryRun: boolean;
-  kept: number[];
-  /** Complete steps deleted. */
-  deletedSteps: number[];
-  /** Keys of data and manifests from uncommitted or abandoned saves that were deleted. */
-  deletedOrphanKeys: string[];
-  newestVerifiedStep: number | undefined;
-  /** Why each kept step is kept. */
-  reasons: Record<number, string[]>;
-}
-
 /** Every manifest of one step. */
 export interface CheckpointDescription {
   step: StepManifest;
@@ -130,27 +120,42 @@ export interface StepCommit {
   created: boolean;
 }
 
-interface StepScan {
-  step: number;
-  stepManifest?: ObjectInfo;
-  rankManifests: Map<number, ObjectInfo>;
-  data: ObjectInfo[];
-}
-
-interface ReadStep {
+/** A step manifest as read: the parsed manifest, and the checksum of its stored bytes. */
+export interface ReadStep {
   manifest: StepManifest;
   bytesChecksum: string;
-  info: ObjectInfo | undefined;
+}
+
+/** What retention writes into `DELETING`: the step it is deleting, so listings can show it. */
+export interface DeletingMarker {
+  kind: "deleting";
+  step: number;
+  epoch: number;
+  worldSize: number;
+  ranks: number[];
+  totalSizeBytes: number;
+  createdAtMs: number;
+  /** When deletion started, ms since the epoch. */
+  startedAtMs: number;
+}
+
+/** The part of a step commit that this process wrote itself: it must be the one committed. */
+export interface OwnPart {
+  rank: number;
+  attemptId: string;
 }
 
 /**
- * The read, commit and prune side of a job's checkpoints. It keeps no index: every answer comes
- * from listing and reading storage, so a fresh process (or the CLI) sees exactly what a long-lived
- * one sees. It only caches which step manifests it has verified in full.
- * @internal Used by {@link CheckpointManager}; not exported from the package.
+ * The read and commit side of a job's checkpoints. It keeps no index: every answer comes from
+ * listing and reading storage, so a fresh process (or the CLI) sees exactly what a long-lived one
+ * sees. It caches only what cannot change: step manifests it has read (by step and stored
+ * version) and which steps it has verified in full.
+ * @internal Used by {@link CheckpointManager} and retention; not exported from the package.
  */
 export class CheckpointStore {
   readonly #verified = new Set<string>();
+  /** Step manifests read, by step; reused while the listing shows the same stored version. */
+  readonly #stepManifests = new Map<number, { version: string; read: ReadStep }>();
 
   constructor(
     readonly storage: StorageBackend,
@@ -165,25 +170,25 @@ export class CheckpointStore {
     this.#verified.add(`${step}:${stepManifestChecksum}`);
   }
 
-  async scan(options: CallOptions = {}): Promise<Map<number, StepScan>> {
-    const steps = new Map<number, StepScan>();
-    const get = (step: number) => {
-      let s = steps.get(step);
-      if (s === undefined) {
-        s = { step, rankManifests: new Map(), data: [] };
-        steps.set(step, s);
-      }
-      return s;
-    };
-    for await (const info of this.storage.list(this.layout.jobRoot, signalOnly(options))) {
-      const parsed = this.layout.parse(info.key);
-      if (parsed === undefined) continue;
-      const s = get(parsed.step);
-      if (parsed.kind === "step-manifest") s.stepManifest = info;
-      else if (parsed.kind === "rank-manifest") s.rankManifests.set(parsed.rank, info);
-      else s.data.push(info);
-    }
-    return steps;
+  /** Whether this process verified (or wrote) exactly this step manifest. */
+  isVerified(step: number, stepManifestChecksum: string): boolean {
+    return this.#verified.has(`${step}:${stepManifestChecksum}`);
+  }
+
+  /** Lists the whole job, grouped by step, rank and attempt. */
+  scan(options: CallOptions = {}): Promise<Map<number, StepScan>> {
+    return scanJob(this.storage, this.layout, signalOnly(options));
+  }
+
+  /** Lists one step. */
+  async scanStep(step: number, options: CallOptions = {}): Promise<StepScan> {
+    const scan = await scanPrefix(
+      this.storage,
+      this.layout,
+      this.layout.stepDir(step),
+      signalOnly(options),
+    );
+    return scan.get(step) ?? { step, ranks: new Map() };
   }
 
   async readStepManifest(step: number, options: CallOptions = {}): Promise<ReadStep | undefined> {
@@ -200,25 +205,78 @@ export class CheckpointStore {
         },
       );
     }
-    return { manifest, bytesChecksum: checksumOf(bytes), info: undefined };
+    return { manifest, bytesChecksum: checksumOf(bytes) };
   }
 
-  /** Reads a rank manifest; `expectedChecksum` (from the step manifest) must match its bytes. */
-  async readRankManifest(
+  /**
+   * The step manifest a listing found, read once per stored version (a manifest never changes
+   * once written, so a long-lived process reads each one once).
+   */
+  async cachedStepManifest(
     step: number,
-    rank: number,
-    expectedChecksum: string | undefined,
+    info: ObjectInfo,
     options: CallOptions = {},
-  ): Promise<{ manifest: RankManifest; bytes: Uint8Array } | undefined> {
-    const key = this.layout.rankManifestKey(step, rank);
+  ): Promise<ReadStep | undefined> {
+    const version = `${info.etag ?? ""}:${info.sizeBytes}:${info.modifiedAtMs}`;
+    const cached = this.#stepManifests.get(step);
+    if (cached?.version === version) return cached.read;
+    const read = await this.readStepManifest(step, options);
+    if (read === undefined) this.#stepManifests.delete(step);
+    else this.#stepManifests.set(step, { version, read });
+    return read;
+  }
+
+  /** Forgets a step's cached manifest (retention deleted it). */
+  forget(step: number): void {
+    this.#stepManifests.delete(step);
+  }
+
+  /**
+   * Reads the rank manifest a step manifest names, checking it against the checksum the step
+   * manifest records and that it is the attempt the step manifest names.
+   */
+  async readCommittedRankManifest(
+    step: number,
+    entry: StepManifestRank,
+    options: CallOptions = {},
+  ): Promise<RankManifest> {
+    const key = this.layout.resolve(this.layout.stepDir(step), entry.manifestKey);
     const bytes = await getOrUndefined(this.storage, key, options);
-    if (bytes === undefined) return undefined;
-    if (expectedChecksum !== undefined && checksumOf(bytes) !== expectedChecksum) {
+    if (bytes === undefined) {
+      throw new RuntimeError(`checkpoint manifest ${key} is missing`, {
+        code: Code.DataLoss,
+        details: { key },
+      });
+    }
+    if (checksumOf(bytes) !== entry.manifestChecksum) {
       throw new RuntimeError(
         `checkpoint manifest ${key} does not match the checksum its step manifest records`,
         { code: Code.DataLoss, details: { key } },
       );
     }
+    const manifest = decodeRankManifest(bytes, key);
+    if (
+      manifest.step !== step ||
+      manifest.rank !== entry.rank ||
+      manifest.attemptId !== entry.attemptId
+    ) {
+      throw new RuntimeError(
+        `checkpoint manifest ${key} is corrupt: it records step ${manifest.step} rank ${manifest.rank} attempt ${manifest.attemptId}`,
+        { code: Code.DataLoss, details: { key } },
+      );
+    }
+    return manifest;
+  }
+
+  /** Reads and checks a rank manifest by key (one attempt's, or a format-1 one). */
+  async readRankManifestAt(
+    key: string,
+    step: number,
+    rank: number,
+    options: CallOptions = {},
+  ): Promise<{ manifest: RankManifest; bytes: Uint8Array } | undefined> {
+    const bytes = await getOrUndefined(this.storage, key, options);
+    if (bytes === undefined) return undefined;
     const manifest = decodeRankManifest(bytes, key);
     if (manifest.step !== step || manifest.rank !== rank) {
       throw new RuntimeError(
@@ -235,26 +293,118 @@ export class CheckpointStore {
     for (const s of [...scan.values()].sort((a, b) => a.step - b.step)) {
       if (s.stepManifest !== undefined) {
         try {
-          const read = await this.readStepManifest(s.step, options);
+          const read = await this.cachedStepManifest(s.step, s.stepManifest, options);
           if (read === undefined) continue; // deleted between list and read
-          out.push(infoFromStep(read.manifest, this.jobId));
+          const info = infoFromStep(read.manifest, this.jobId);
+          if (s.deleting === undefined) out.push(info);
+          else if (options.includePartial) out.push(deletingInfo(info, s, "the step manifest"));
         } catch (error) {
           const e = RuntimeError.from(error);
           if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
           this.logger.warn({ step: s.step, err: e }, "checkpoint step manifest is unreadable");
           if (options.includePartial) {
             out.push({
-              ...emptyInfo(this.jobId, s),
+              ...(await this.#partialInfo(s, options)),
               state: "corrupt",
               problem: e.rawMessage,
             });
           }
         }
-      } else if (options.includePartial && (s.rankManifests.size > 0 || s.data.length > 0)) {
-        out.push(emptyInfo(this.jobId, s));
+      } else if (options.includePartial) {
+        if (s.deleting !== undefined) out.push(await this.#deletingInfoFromMarker(s, options));
+        else if (s.ranks.size > 0) out.push(await this.#partialInfo(s, options));
       }
     }
     return out;
+  }
+
+  /** A partial step, from its newest rank manifest per rank (what each rank committed). */
+  async #partialInfo(s: StepScan, options: CallOptions): Promise<CheckpointInfo> {
+    const committed: RankManifest[] = [];
+    for (const r of [...s.ranks.values()].sort((a, b) => a.rank - b.rank)) {
+      const newest = await this.#newestReadableManifest(s.step, r, options);
+      if (newest !== undefined) committed.push(newest.manifest);
+    }
+    const objects = allObjects(s);
+    const worldSize = committed.reduce((w, m) => Math.max(w, m.worldSize), 0);
+    const epoch = committed.reduce((e, m) => Math.max(e, m.epoch), 0);
+    const attempts = [...s.ranks.values()].reduce((n, r) => n + r.attempts.size, 0);
+    const note =
+      committed.length === 0
+        ? `no rank committed: data of ${attempts} unfinished save attempt(s)`
+        : `${committed.length} of ${worldSize} rank(s) committed; no step manifest`;
+    return {
+      jobId: this.jobId,
+      step: s.step,
+      epoch,
+      worldSize,
+      ranks: committed.map((m) => m.rank),
+      totalSizeBytes: objects
+        .filter((i) => i.key.endsWith(".bin"))
+        .reduce((n, i) => n + i.sizeBytes, 0),
+      createdAtMs: committed.length
+        ? Math.max(...committed.map((m) => m.createdAtMs))
+        : objects.reduce((m, i) => Math.max(m, i.modifiedAtMs), 0),
+      state: "partial",
+      note,
+    };
+  }
+
+  /** A step whose deletion was interrupted after its step manifest went: from retention's marker. */
+  async #deletingInfoFromMarker(s: StepScan, options: CallOptions): Promise<CheckpointInfo> {
+    const marker = await this.#readDeletingMarker(s.step, options);
+    if (marker === undefined) {
+      const partial = await this.#partialInfo(s, options);
+      return { ...partial, state: "deleting", note: `retention was deleting it; ${partial.note}` };
+    }
+    return deletingInfo(
+      {
+        jobId: this.jobId,
+        step: marker.step,
+        epoch: marker.epoch,
+        worldSize: marker.worldSize,
+        ranks: marker.ranks,
+        totalSizeBytes: marker.totalSizeBytes,
+        createdAtMs: marker.createdAtMs,
+        state: "complete",
+      },
+      s,
+      undefined,
+    );
+  }
+
+  async #readDeletingMarker(
+    step: number,
+    options: CallOptions,
+  ): Promise<DeletingMarker | undefined> {
+    const bytes = await getOrUndefined(this.storage, this.layout.deletingKey(step), options);
+    if (bytes === undefined) return undefined;
+    try {
+      const parsed = JSON.parse(Buffer.from(bytes).toString("utf8")) as Partial<DeletingMarker>;
+      if (parsed.kind !== "deleting" || parsed.step !== step) return undefined;
+      return parsed as DeletingMarker;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The newest rank manifest of a rank that parses, or undefined. */
+  async #newestReadableManifest(
+    step: number,
+    r: RankScan,
+    options: CallOptions,
+  ): Promise<{ manifest: RankManifest; bytes: Uint8Array; key: string } | undefined> {
+    for (const info of rankManifestsNewestFirst(r)) {
+      try {
+        const read = await this.readRankManifestAt(info.key, step, r.rank, options);
+        if (read !== undefined) return { ...read, key: info.key };
+      } catch (error) {
+        const e = RuntimeError.from(error);
+        if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
+        this.logger.warn({ step, key: info.key, err: e }, "skipping an unreadable rank manifest");
+      }
+    }
+    return undefined;
   }
 
   /** The step manifest and every rank manifest of a complete step (no data is read). */
@@ -268,15 +418,7 @@ export class CheckpointStore {
     }
     const ranks: RankManifest[] = [];
     for (const r of read.manifest.ranks) {
-      const rank = await this.readRankManifest(step, r.rank, r.manifestChecksum, options);
-      if (rank === undefined) {
-        const key = this.layout.rankManifestKey(step, r.rank);
-        throw new RuntimeError(`checkpoint manifest ${key} is missing`, {
-          code: Code.DataLoss,
-          details: { key },
-        });
-      }
-      ranks.push(rank.manifest);
+      ranks.push(await this.readCommittedRankManifest(step, r, options));
     }
     return { step: read.manifest, ranks };
   }
@@ -328,20 +470,16 @@ export class CheckpointStore {
     report.totalBytes = manifest.totalSizeBytes;
     const work: { key: string; entry: ManifestObject }[] = [];
     for (const r of manifest.ranks) {
-      const rankKey = this.layout.rankManifestKey(step, r.rank);
+      const rankKey = this.layout.resolve(this.layout.stepDir(step), r.manifestKey);
       try {
-        const rank = await this.readRankManifest(step, r.rank, r.manifestChecksum, options);
-        if (rank === undefined) {
-          report.problems.push({ key: rankKey, message: "the rank manifest is missing" });
-          continue;
-        }
+        const rank = await this.readCommittedRankManifest(step, r, options);
         const dir = this.layout.rankDir(step, r.rank);
         const bad = new Set<string>();
-        for (const problem of await this.#packProblems(dir, rank.manifest.objects, options)) {
+        for (const problem of await this.#packProblems(dir, rank.objects, options)) {
           report.problems.push(problem);
           bad.add(problem.key);
         }
-        for (const entry of rank.manifest.objects) {
+        for (const entry of rank.objects) {
           const key = this.layout.resolve(dir, entry.key);
           // A missing or wrongly sized pack is reported once, above; its entries are not read.
           if (!bad.has(key)) work.push({ key, entry });
@@ -393,7 +531,7 @@ export class CheckpointStore {
       return false;
     }
     if (read === undefined) return false;
-    if (this.#verified.has(`${step}:${read.bytesChecksum}`)) return true;
+    if (this.isVerified(step, read.bytesChecksum)) return true;
     const report = await this.verify(step, options);
     if (!report.ok) {
       this.logger.warn(
@@ -416,14 +554,20 @@ export class CheckpointStore {
   }
 
   async latest(options: CallOptions = {}): Promise<CheckpointInfo | undefined> {
-    const scan = await this.scan(options);
-    const complete = [...scan.values()]
-      .filter((s) => s.stepManifest !== undefined)
-      .map((s) => s.step);
+    const complete = await this.#completeSteps(options);
     const step = await this.newestVerifiedStep(complete, options);
     if (step === undefined) return undefined;
     const read = await this.readStepManifest(step, options);
     return read === undefined ? undefined : infoFromStep(read.manifest, this.jobId);
+  }
+
+  /** Steps with a step manifest and no deletion under way, newest first. */
+  async #completeSteps(options: CallOptions): Promise<number[]> {
+    const scan = await this.scan(options);
+    return [...scan.values()]
+      .filter((s) => s.stepManifest !== undefined && s.deleting === undefined)
+      .map((s) => s.step)
+      .sort((a, b) => b - a);
   }
 
   async load(
@@ -435,11 +579,8 @@ export class CheckpointStore {
     const target = step;
     const read = await this.readStepManifest(target, options);
     if (read === undefined) {
-      const rankManifest = await this.storage.stat(
-        this.layout.rankManifestKey(target, rank),
-        signalOnly(options),
-      );
-      if (rankManifest !== undefined) {
+      const s = await this.scanStep(target, options);
+      if (s.ranks.size > 0) {
         throw new RuntimeError(
           `checkpoint step ${target} of job ${this.jobId} is partial: not every rank committed, so it cannot be loaded`,
           { code: Code.FailedPrecondition, details: { step: target } },
@@ -457,15 +598,7 @@ export class CheckpointStore {
         { code: Code.InvalidArgument, details: { field: "rank" } },
       );
     }
-    const rankRead = await this.readRankManifest(target, rank, entry.manifestChecksum, options);
-    if (rankRead === undefined) {
-      const key = this.layout.rankManifestKey(target, rank);
-      throw new RuntimeError(`checkpoint manifest ${key} is missing`, {
-        code: Code.DataLoss,
-        details: { key },
-      });
-    }
-    const manifest = rankRead.manifest;
+    const manifest = await this.readCommittedRankManifest(target, entry, options);
     const dir = this.layout.rankDir(target, rank);
     const problem = (await this.#packProblems(dir, manifest.objects, options))[0];
     if (problem !== undefined) {
@@ -504,12 +637,7 @@ export class CheckpointStore {
    * first, so every rank falls back to the same step. A step that fails is skipped with a warning.
    */
   async #loadLatest(rank: number, options: LoadOptions): Promise<LoadedCheckpoint> {
-    const scan = await this.scan(options);
-    const complete = [...scan.values()]
-      .filter((s) => s.stepManifest !== undefined)
-      .map((s) => s.step)
-      .sort((a, b) => b - a);
-    for (const step of complete) {
+    for (const step of await this.#completeSteps(options)) {
       let read: ReadStep | undefined;
       try {
         read = await this.readStepManifest(step, options);
@@ -543,31 +671,44 @@ export class CheckpointStore {
   }
 
   /**
-   * Writes the step manifest (create-only) once every rank's manifest exists and checks out: each
-   * parses, records this step and world size, and each of its objects exists with the recorded
-   * size (`deep` also re-reads and checksums every byte). Missing ranks are `FailedPrecondition`.
-   * If another process committed the step first, returns its manifest with `created: false`.
+   * Writes the step manifest (create-only) once every rank has committed a part that checks out:
+   * its rank manifest parses, records this step and world size, and each of its objects exists
+   * with the recorded size (`deep` also re-reads and checksums every byte). For each rank the
+   * newest committed attempt is taken (a new attempt at a step supersedes a partial earlier one);
+   * `own` names this process's attempt, which is the one taken for its rank. Missing ranks are
+   * `FailedPrecondition`. If another process committed the step first, returns its manifest with
+   * `created: false`.
    */
   async commitStep(
     step: number,
     worldSize: number,
-    options: CallOptions & { deep?: boolean; known?: Map<number, RankManifest> } = {},
+    options: CallOptions & { deep?: boolean; own?: OwnPart } = {},
   ): Promise<StepCommit> {
     const existing = await this.readStepManifest(step, options);
     if (existing !== undefined) return { manifest: existing.manifest, created: false };
-    const ranks = await mapConcurrent(
-      Array.from({ length: worldSize }, (_, r) => r),
-      8,
-      async (r) => this.readRankManifest(step, r, undefined, options),
-    );
-    const missing = ranks.flatMap((r, i) => (r === undefined ? [i] : []));
+    const s = await this.scanStep(step, options);
+    const parts: { manifest: RankManifest; bytes: Uint8Array; key: string }[] = [];
+    const missing: number[] = [];
+    for (let r = 0; r < worldSize; r++) {
+      const rankScan = s.ranks.get(r);
+      const own = options.own?.rank === r ? options.own : undefined;
+      let part: { manifest: RankManifest; bytes: Uint8Array; key: string } | undefined;
+      if (own !== undefined) {
+        const key = this.layout.rankManifestKey(step, r, own.attemptId);
+        const read = await this.readRankManifestAt(key, step, r, options);
+        part = read === undefined ? undefined : { ...read, key };
+      } else if (rankScan !== undefined) {
+        part = await this.#newestReadableManifest(step, rankScan, options);
+      }
+      if (part === undefined) missing.push(r);
+      else parts.push(part);
+    }
     if (missing.length > 0) {
       throw new RuntimeError(
         `checkpoint step ${step} is not complete: rank(s) ${missing.join(", ")} of ${worldSize} have not committed`,
         { code: Code.FailedPrecondition, details: { step, missingRanks: missing } },
       );
     }
-    const parts = ranks as { manifest: RankManifest; bytes: Uint8Array }[];
     for (const { manifest } of parts) {
       if (manifest.worldSize !== worldSize) {
         throw new RuntimeError(
@@ -575,8 +716,8 @@ export class CheckpointStore {
           { code: Code.FailedPrecondition, details: { step, rank: manifest.rank } },
         );
       }
-      // Objects we wrote ourselves a moment ago need no second look.
-      if (options.known?.get(manifest.rank)?.attemptId === manifest.attemptId) continue;
+      // Every part is checked, ours too: a stat per pack is cheap, and it catches data that
+      // disappeared under a save that stalled for long (e.g. swept as a dead attempt).
       const dir = this.layout.rankDir(step, manifest.rank);
       const problem = (await this.#packProblems(dir, manifest.objects, options))[0];
       if (problem !== undefined) {
@@ -595,6 +736,7 @@ export class CheckpointStore {
       }
     }
     const first = parts[0]?.manifest as RankManifest;
+    const stepDir = this.layout.stepDir(step);
     const manifest: StepManifest = {
       formatVersion: FORMAT_VERSION,
       kind: "step",
@@ -603,11 +745,9 @@ export class CheckpointStore {
       epoch: first.epoch,
       worldSize,
       createdAtMs: this.clock.now(),
-      ranks: parts.map(({ manifest: m, bytes }) => ({
+      ranks: parts.map(({ manifest: m, bytes, key }) => ({
         rank: m.rank,
-        manifestKey: this.layout
-          .rankManifestKey(step, m.rank)
-          .slice(this.layout.stepDir(step).length),
+        manifestKey: key.slice(stepDir.length),
         manifestChecksum: checksumOf(bytes),
         attemptId: m.attemptId,
         totalSizeBytes: m.totalSizeBytes,
@@ -671,93 +811,6 @@ export class CheckpointStore {
   }
 
   /**
-   * Applies a retention policy: plans with {@link planRetention}, deletes each dropped step
-   * manifest first and its rank manifests and data after (so a half-deleted step is never listed
-   * as complete), then deletes orphans: everything of a partial step older than the newest
-   * complete step, and data in a complete step that no rank manifest references, when older than
-   * `orphanGraceMs`. Every key is checked to lie inside this job before it is deleted.
-   */
-  async prune(policy: RetentionPolicy, options: PruneOptions = {}): Promise<PruneResult> {
-    const p = normalizeRetention(policy);
-    const dryRun = options.dryRun ?? false;
-    const scan = await this.scan(options);
-    const candidates: RetentionCandidate[] = [];
-    const stepManifests = new Map<number, StepManifest>();
-    for (const s of scan.values()) {
-      if (s.stepManifest === undefined) continue;
-      let createdAtMs = s.stepManifest.modifiedAtMs;
-      try {
-        const read = await this.readStepManifest(s.step, options);
-        if (read !== undefined) {
-          createdAtMs = read.manifest.createdAtMs;
-          stepManifests.set(s.step, read.manifest);
-        }
-      } catch (error) {
-        const e = RuntimeError.from(error);
-        if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
-      }
-      candidates.push({ step: s.step, createdAtMs });
-    }
-    const newestVerified = await this.newestVerifiedStep([...stepManifests.keys()], options);
-    const plan = planRetention(candidates, p, newestVerified);
-    const result: PruneResult = {
-      dryRun,
-      kept: plan.keep,
-      deletedSteps: plan.delete,
-      deletedOrphanKeys: [],
-      newestVerifiedStep: newestVerified,
-      reasons: Object.fromEntries(plan.reasons),
-    };
-    for (const step of plan.delete) {
-      const s = scan.get(step);
-      if (s === undefined || dryRun) continue;
-      this.logger.info({ step }, "retention: deleting checkpoint");
-      if (s.stepManifest !== undefined) await this.#delete([s.stepManifest.key], options);
-      await this.#delete(
-        [...s.rankManifests.values()].map((i) => i.key),
-        options,
-      );
-      await this.#delete(
-        s.data.map((i) => i.key),
-        options,
-      );
-    }
-    const newestComplete = candidates.reduce((m, c) => Math.max(m, c.step), -1);
-    const cutoffMs = this.clock.now() - p.orphanGraceMs;
-    const deleted = new Set(plan.delete);
-    for (const s of scan.values()) {
-      if (deleted.has(s.step)) continue;
-      const old = (i: ObjectInfo) => i.modifiedAtMs <= cutoffMs;
-      if (s.stepManifest === undefined) {
-        // A partial step: some ranks never committed. Only once a later step is complete, and
-        // only when all of it is older than the grace period, is it certainly abandoned.
-        const all = [...s.rankManifests.values(), ...s.data];
-        if (s.step >= newestComplete || all.length === 0 || !all.every(old)) continue;
-        const manifests = [...s.rankManifests.values()].map((i) => i.key);
-        const data = s.data.map((i) => i.key);
-        result.deletedOrphanKeys.push(...manifests, ...data);
-        if (!dryRun) {
-          await this.#delete(manifests, options);
-          await this.#delete(data, options);
-        }
-        continue;
-      }
-      const manifest = stepManifests.get(s.step);
-      if (manifest === undefined) continue;
-      // Committed data lives under <rank>/<attemptId>/; anything else in the step is left over
-      // from a save attempt that lost (a crash, a retry, a racing writer).
-      const committedDirs = manifest.ranks.map(
-        (r) => `${this.layout.rankDir(s.step, r.rank)}${r.attemptId}/`,
-      );
-      const referenced = { has: (key: string) => committedDirs.some((d) => key.startsWith(d)) };
-      const orphans = s.data.filter((i) => !referenced.has(i.key) && old(i)).map((i) => i.key);
-      result.deletedOrphanKeys.push(...orphans);
-      if (!dryRun) await this.#delete(orphans, options);
-    }
-    return result;
-  }
-
-  /**
    * Checks that every pack the entries name exists with exactly the size its entries add up to
    * (a range read alone would miss bytes appended after the last entry, or a pack cut short
    * inside an entry's range on some backends). One problem per bad pack.
@@ -796,10 +849,15 @@ export class CheckpointStore {
     return problems;
   }
 
-  async #delete(keys: string[], options: CallOptions): Promise<void> {
+  /**
+   * Deletes keys of this job, refusing (as a bug) anything outside it or that is not a
+   * checkpoint key.
+   */
+  async deleteKeys(keys: readonly string[], options: CallOptions = {}): Promise<void> {
     if (keys.length === 0) return;
     for (const key of keys) {
-      if (!this.layout.owns(key) || this.layout.parse(key) === undefined) {
+      const parsed = this.layout.owns(key) ? this.layout.parse(key) : undefined;
+      if (parsed === undefined || parsed.kind === "other") {
         throw new RuntimeError(`refusing to delete ${key}: it is outside ${this.layout.jobRoot}`, {
           code: Code.Internal,
           details: { key },
@@ -823,17 +881,18 @@ function infoFromStep(manifest: StepManifest, jobId: string): CheckpointInfo {
   };
 }
 
-function emptyInfo(jobId: string, s: StepScan): CheckpointInfo {
-  const all = [...s.rankManifests.values(), ...s.data];
+/** A complete step's info turned into what is left of it while retention deletes it. */
+function deletingInfo(
+  info: CheckpointInfo,
+  s: StepScan,
+  stillThere: string | undefined,
+): CheckpointInfo {
+  const left = allObjects(s).filter((i) => i.key.endsWith(".bin"));
   return {
-    jobId,
-    step: s.step,
-    epoch: 0,
-    worldSize: 0,
-    ranks: [...s.rankManifests.keys()].sort((a, b) => a - b),
-    totalSizeBytes: s.data.reduce((n, i) => n + i.sizeBytes, 0),
-    createdAtMs: all.reduce((m, i) => Math.max(m, i.modifiedAtMs), 0),
-    state: "partial",
+    ...info,
+    state: "deleting",
+    totalSizeBytes: left.reduce((n, i) => n + i.sizeBytes, 0),
+    note: `retention was deleting it (interrupted); ${stillThere === undefined ? "the step manifest is gone" : `${stillThere} is still there`}, ${left.length} data object(s) left; the next retention run removes the rest`,
   };
 }
 

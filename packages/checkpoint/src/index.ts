@@ -15,8 +15,6 @@ export type {
   CheckpointInfo,
   LoadedCheckpoint,
   LoadOptions,
-  PruneOptions,
-  PruneResult,
   StepCommit,
   VerifyOptions,
   VerifyProblem,
@@ -39,5 +37,11 @@ export type {
 export { FORMAT_VERSION } from "./manifest.js";
 export type { OpenStorage } from "./open-storage.js";
 export { openStorage } from "./open-storage.js";
-export type { RetentionCandidate, RetentionPlan, RetentionPolicy } from "./retention.js";
+export type {
+  PruneOptions,
+  PruneResult,
+  RetentionCandidate,
+  RetentionPlan,
+  RetentionPolicy,
+} from "./retention.js";
 export { planRetention } from "./retention.js";

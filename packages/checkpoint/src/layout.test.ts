@@ -1,5 +1,5 @@
 import { Code } from "@strata/runtime-core";
-import { CheckpointLayout, packFileName, validateJobId } from "./layout.js";
+import { CheckpointLayout, newAttemptId, packFileName, validateJobId } from "./layout.js";
 
 describe("CheckpointLayout", () => {
   const layout = new CheckpointLayout("ckpt/", "run-7");
@@ -7,9 +7,13 @@ describe("CheckpointLayout", () => {
   test("builds zero-padded keys that sort numerically", () => {
     expect(layout.jobRoot).toBe("ckpt/run-7/");
     expect(layout.stepManifestKey(12345)).toBe("ckpt/run-7/step-000000012345/MANIFEST.json");
-    expect(layout.rankManifestKey(12345, 3)).toBe(
+    expect(layout.rankManifestKey(12345, 3, "a1")).toBe(
+      "ckpt/run-7/step-000000012345/rank-00003/a1/MANIFEST.json",
+    );
+    expect(layout.legacyRankManifestKey(12345, 3)).toBe(
       "ckpt/run-7/step-000000012345/rank-00003/MANIFEST.json",
     );
+    expect(layout.deletingKey(5)).toBe("ckpt/run-7/step-000000000005/DELETING");
     const keys = [100, 9, 20].map((s) => layout.stepDir(s)).sort();
     expect(keys).toEqual([layout.stepDir(9), layout.stepDir(20), layout.stepDir(100)]);
     expect(new CheckpointLayout("", "j").jobRoot).toBe("j/");
@@ -23,12 +27,33 @@ describe("CheckpointLayout", () => {
     expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/MANIFEST.json")).toEqual({
       step: 5,
       rank: 2,
-      kind: "rank-manifest",
+      kind: "legacy-rank-manifest",
     });
-    expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/abc/obj-00000-w.bin")).toEqual({
+    expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/a1/MANIFEST.json")).toEqual({
       step: 5,
       rank: 2,
+      attemptId: "a1",
+      kind: "rank-manifest",
+    });
+    expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/a1/pack-00000.bin")).toEqual({
+      step: 5,
+      rank: 2,
+      attemptId: "a1",
       kind: "data",
+    });
+    expect(layout.parse("ckpt/run-7/step-000000000005/rank-00002/stray.bin")).toEqual({
+      step: 5,
+      rank: 2,
+      attemptId: undefined,
+      kind: "data",
+    });
+    expect(layout.parse("ckpt/run-7/step-000000000005/DELETING")).toEqual({
+      step: 5,
+      kind: "deleting",
+    });
+    expect(layout.parse("ckpt/run-7/step-000000000005/notes.txt")).toEqual({
+      step: 5,
+      kind: "other",
     });
     expect(layout.parse("ckpt/run-7/LATEST")).toBeUndefined();
     expect(layout.parse("ckpt/run-70/step-000000000005/MANIFEST.json")).toBeUndefined();
@@ -55,5 +80,11 @@ describe("CheckpointLayout", () => {
 
   test("pack file names sort by index", () => {
     expect(packFileName(3)).toBe("pack-00003.bin");
+  });
+
+  test("attempt ids sort by the time they were made", () => {
+    expect(newAttemptId(1_764_430_000_000, "3fa2c91b")).toBe("1764430000000-3fa2c91b");
+    expect(newAttemptId(5, "ff")).toBe("0000000000005-ff");
+    expect(newAttemptId(99, "00") > newAttemptId(100 - 2, "ff")).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import {
   decodeRankManifest,
   decodeStepManifest,
   encodeManifest,
+  FORMAT_VERSION,
   type RankManifest,
 } from "./manifest.js";
 
@@ -56,9 +57,9 @@ describe("manifests", () => {
   });
 
   test("a newer format is FailedPrecondition; a wrong kind is DataLoss", () => {
-    expect(() => decodeRankManifest(encodeManifest({ ...rank, formatVersion: 2 }), "k")).toThrow(
-      expect.objectContaining({ code: Code.FailedPrecondition }),
-    );
+    expect(() =>
+      decodeRankManifest(encodeManifest({ ...rank, formatVersion: FORMAT_VERSION + 1 }), "k"),
+    ).toThrow(expect.objectContaining({ code: Code.FailedPrecondition }));
     expect(() => decodeStepManifest(encodeManifest(rank), "k")).toThrow(
       expect.objectContaining({ code: Code.DataLoss }),
     );

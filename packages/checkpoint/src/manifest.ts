@@ -2,8 +2,14 @@ import { Code, RuntimeError } from "@strata/runtime-core";
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, checksumOf } from "./checksum.js";
 import { COMPRESSIONS, type Compression } from "./compression.js";
 
-/** The manifest format this version writes. Readers refuse newer formats with `FailedPrecondition`. */
-export const FORMAT_VERSION = 1;
+/**
+ * The manifest format this version writes. Readers refuse newer formats with `FailedPrecondition`.
+ * 2: each save attempt keeps its rank manifest in its own folder
+ * (`rank-NNNNN/<attempt>/MANIFEST.json`, named by the step manifest's `manifestKey`), so a new
+ * attempt at a step can supersede a partial one. 1: one rank manifest per rank
+ * (`rank-NNNNN/MANIFEST.json`); still read.
+ */
+export const FORMAT_VERSION = 2;
 
 /** How a typed array's elements are laid out, so a loader can rebuild the same view. */
 export type Dtype =
@@ -80,7 +86,7 @@ export interface RankManifest {
 /** A rank's entry in a step manifest. */
 export interface StepManifestRank {
   rank: number;
-  /** Rank manifest key, relative to the step folder (`rank-00003/MANIFEST.json`). */
+  /** Rank manifest key, relative to the step folder (`rank-00003/<attempt>/MANIFEST.json`). */
   manifestKey: string;
   /** The save attempt whose data the rank committed: everything else in the rank folder is an orphan. */
   attemptId: string;

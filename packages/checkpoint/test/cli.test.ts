@@ -60,7 +60,7 @@ describe("strata-checkpoint CLI", () => {
     expect(r.stdout).toContain("step:          20");
     expect(r.stdout).toContain('data position: {"shard":2}');
     expect(r.stdout).toMatch(
-      /\nw\s+uint8\s+3000\s+3000\s+none\s+xxh3-64:[0-9a-f]{16}\s+[0-9a-f]{12}\/pack-00000\.bin@0\n/,
+      /\nw\s+uint8\s+3000\s+3000\s+none\s+xxh3-64:[0-9a-f]{16}\s+\d{13}-[0-9a-f]{8}\/pack-00000\.bin@0\n/,
     );
     const missing = await cli(storage, ["inspect", "25", ...common]);
     expect(missing.code).toBe(EXIT.notFound);

@@ -103,7 +103,9 @@ describe("corruption is detected on load and latest falls back", () => {
 
   test("a modified rank manifest or step manifest is detected; latest falls back past both", async () => {
     const { storage, manager } = await setup();
-    const rankKey = "ck/job/step-000000000003/rank-00000/MANIFEST.json";
+    const rankKey = (await keysOf(storage, "ck/job/step-000000000003/rank-00000/")).find((k) =>
+      k.endsWith("/MANIFEST.json"),
+    ) as string;
     const text = Buffer.from(await storage.get(rankKey)).toString("utf8");
     // Still valid JSON, different size: only the checksums can tell.
     await storage.put(

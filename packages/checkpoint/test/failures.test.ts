@@ -18,6 +18,9 @@ class FaultyStorage extends GatedStorage {
   }
 }
 
+/** A rank manifest: `.../rank-00000/<attempt>/MANIFEST.json`. */
+const isRankManifest = (key: string) => /\/rank-00000\/[^/]+\/MANIFEST\.json$/.test(key);
+
 const state = (step: number) => ({
   step,
   buffers: { a: patternBytes(30_000, step), b: patternBytes(10_000, step + 9) },
@@ -47,7 +50,7 @@ describe("write failures", () => {
     const storage = new FaultyStorage(createMemoryStorage());
     await using manager = createCheckpointManager({ storage, jobId: "j" });
     storage.failures.push({
-      match: (k) => k.endsWith("rank-00000/MANIFEST.json"),
+      match: isRankManifest,
       times: 1,
       code: Code.PermissionDenied,
     });
@@ -65,7 +68,7 @@ describe("write failures", () => {
     let lied = false;
     storage.put = async (key, body, options) => {
       const info = await originalPut(key, body, options);
-      if (!lied && key.endsWith("rank-00000/MANIFEST.json")) {
+      if (!lied && isRankManifest(key)) {
         lied = true;
         throw new RuntimeError("socket hang up after upload", { code: Code.Unavailable });
       }
@@ -80,7 +83,7 @@ describe("write failures", () => {
     const storage = new FaultyStorage(createMemoryStorage());
     await using manager = createCheckpointManager({ storage, jobId: "j" });
     storage.failures.push({
-      match: (k) => k.endsWith("rank-00000/MANIFEST.json"),
+      match: isRankManifest,
       times: 1,
       code: Code.Unavailable,
     });

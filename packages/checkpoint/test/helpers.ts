@@ -30,6 +30,8 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 export class GatedStorage implements StorageBackend {
   readonly deletes: string[] = [];
   readonly puts: string[] = [];
+  /** Puts and deletes in the order they happened: `put <key>` / `delete <key>`. */
+  readonly ops: string[] = [];
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
   waiting = 0;
@@ -79,6 +81,7 @@ export class GatedStorage implements StorageBackend {
       }
     }
     this.puts.push(key);
+    this.ops.push(`put ${key}`);
     return this.inner.put(key, body, options);
   }
 
@@ -90,17 +93,26 @@ export class GatedStorage implements StorageBackend {
 
   async delete(key: string, options?: CallOptions): Promise<void> {
     this.deletes.push(key);
+    this.ops.push(`delete ${key}`);
     return this.inner.delete(key, options);
   }
 
   async deleteMany(keys: readonly string[], options?: CallOptions): Promise<void> {
     this.deletes.push(...keys);
+    this.ops.push(...keys.map((key) => `delete ${key}`));
     return this.inner.deleteMany(keys, options);
   }
 
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+/** The rank manifests under `prefix` (`.../rank-NNNNN/<attempt>/MANIFEST.json`). */
+export async function rankManifestKeys(storage: StorageBackend, prefix: string): Promise<string[]> {
+  return (await keysOf(storage, prefix)).filter((k) =>
+    /\/rank-\d{5}\/[^/]+\/MANIFEST\.json$/.test(k),
+  );
 }
 
 /** Every key under `prefix`. */

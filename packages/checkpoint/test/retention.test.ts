@@ -1,7 +1,7 @@
 import { Code, ManualClock } from "@strata/runtime-core";
 import { createMemoryStorage } from "@strata/storage";
 import { createCheckpointManager } from "../src/index.js";
-import { GatedStorage, keysOf, patternBytes } from "./helpers.js";
+import { GatedStorage, keysOf, patternBytes, rankManifestKeys } from "./helpers.js";
 
 const HOUR = 3_600_000;
 
@@ -27,15 +27,24 @@ describe("retention", () => {
     expect((await keysOf(storage, "j/")).some((k) => k.includes("step-000000000250"))).toBe(false);
   });
 
-  test("deletes each step's manifest before its data", async () => {
+  test("marks a step DELETING, then deletes its step manifest, rank manifests and data, marker last", async () => {
     const storage = new GatedStorage(createMemoryStorage());
     await using manager = createCheckpointManager({ storage, jobId: "j" });
     await saveSteps(manager, [1, 2, 3]);
     await manager.prune({ keepLast: 1 });
-    const step1 = storage.deletes.filter((k) => k.includes("step-000000000001/"));
-    expect(step1[0]).toBe("j/step-000000000001/MANIFEST.json");
-    expect(step1[1]).toBe("j/step-000000000001/rank-00000/MANIFEST.json");
-    expect(step1.slice(2).every((k) => k.endsWith(".bin"))).toBe(true);
+    const ops = storage.ops.filter((k) => k.includes("step-000000000001/"));
+    const at = (pattern: RegExp) => ops.findIndex((op) => pattern.test(op));
+    const marker = at(/^put j\/step-000000000001\/DELETING$/);
+    const stepManifest = at(/^delete j\/step-000000000001\/MANIFEST\.json$/);
+    const rankManifest = at(/^delete j\/step-000000000001\/rank-00000\/[^/]+\/MANIFEST\.json$/);
+    const data = at(/^delete .*\.bin$/);
+    const markerGone = at(/^delete j\/step-000000000001\/DELETING$/);
+    expect(marker).toBeGreaterThanOrEqual(0);
+    expect([marker, stepManifest, rankManifest, data, markerGone]).toEqual(
+      [marker, stepManifest, rankManifest, data, markerGone].sort((x, y) => x - y),
+    );
+    expect(markerGone).toBe(ops.length - 1);
+    expect(await keysOf(storage, "j/step-000000000001/")).toEqual([]);
   });
 
   test("never deletes the newest verified checkpoint, even when newer ones are corrupt", async () => {
@@ -115,52 +124,66 @@ describe("retention", () => {
     expect((await manager.list()).map((c) => c.step)).toEqual([3]);
   });
 
-  test("cleans up orphans of abandoned saves only after the grace period", async () => {
+  test("sweeps leftovers of dead save attempts at once: superseded attempts and abandoned older partial steps", async () => {
     const clock = new ManualClock(100 * HOUR);
     const storage = createMemoryStorage({ now: () => clock.now() });
     const manager = createCheckpointManager({ storage, jobId: "j", clock });
     await saveSteps(manager, [1]);
-    // A crashed save of step 2 (data, no manifest), and a lost attempt's data inside step 1.
-    await storage.put(
-      "j/step-000000000002/rank-00000/deadbeef0000/obj-00000-w.bin",
-      patternBytes(10),
-    );
-    await storage.put(
-      "j/step-000000000001/rank-00000/feedface0000/obj-00000-w.bin",
-      patternBytes(10),
-    );
-    clock.advance(10);
-    await saveSteps(manager, [3]);
+    // A crashed save of step 2 (data, no manifest), and a superseded attempt's data inside step 1.
     const orphans = [
-      "j/step-000000000001/rank-00000/feedface0000/obj-00000-w.bin",
-      "j/step-000000000002/rank-00000/deadbeef0000/obj-00000-w.bin",
+      "j/step-000000000001/rank-00000/feedface0000/pack-00000.bin",
+      "j/step-000000000002/rank-00000/deadbeef0000/pack-00000.bin",
     ];
-    let result = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
-    expect(result.deletedOrphanKeys).toEqual([]);
-    clock.advance(2 * HOUR);
-    result = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR, dryRun: true });
-    expect(result.deletedOrphanKeys.sort()).toEqual(orphans);
+    for (const key of orphans) await storage.put(key, patternBytes(10));
+    await saveSteps(manager, [3]);
+    const dry = await manager.prune({ keepLast: 5, dryRun: true });
+    expect(dry.deletedOrphanKeys.sort()).toEqual(orphans);
     expect(await keysOf(storage, "j/")).toEqual(expect.arrayContaining(orphans));
-    await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
+    const result = await manager.prune({ keepLast: 5 });
+    expect(result.deletedOrphanKeys.sort()).toEqual(orphans);
     const keys = await keysOf(storage, "j/");
     for (const orphan of orphans) expect(keys).not.toContain(orphan);
-    expect((await manager.list()).map((c) => c.step)).toEqual([1, 3]);
+    expect((await manager.list({ includePartial: true })).map((c) => c.step)).toEqual([1, 3]);
     expect((await manager.load(1)).buffers.w).toEqual(patternBytes(2_000, 1));
     await manager.close();
   });
 
-  test("tells orphans from committed data without reading rank manifests", async () => {
+  test("with stepCommit manual, an older partial step waits orphanGraceMs (a coordinator may still commit it)", async () => {
     const clock = new ManualClock(100 * HOUR);
     const storage = createMemoryStorage({ now: () => clock.now() });
-    await using manager = createCheckpointManager({ storage, jobId: "j", clock });
+    const manager = createCheckpointManager({ storage, jobId: "j", clock, stepCommit: "manual" });
+    for (const step of [1, 2, 3]) {
+      await (await manager.save({ step, buffers: { w: patternBytes(2_000, step) } })).committed;
+      if (step !== 2) await manager.commitGlobalManifest(step);
+    }
+    const stray = "j/step-000000000001/rank-00000/feedface0000/pack-00000.bin";
+    await storage.put(stray, patternBytes(10));
+    const first = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
+    expect(first.deletedOrphanKeys).toEqual([stray]); // a superseded attempt in a complete step: at once
+    expect((await manager.list({ includePartial: true })).map((c) => [c.step, c.state])).toEqual([
+      [1, "complete"],
+      [2, "partial"],
+      [3, "complete"],
+    ]);
+    clock.advance(2 * HOUR);
+    const later = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
+    expect(later.deletedOrphanKeys).toHaveLength(2); // step 2's rank manifest and pack
+    expect((await manager.list({ includePartial: true })).map((c) => c.step)).toEqual([1, 3]);
+    await manager.close();
+  });
+
+  test("tells leftovers from committed data without reading rank manifests", async () => {
+    const storage = createMemoryStorage();
+    await using manager = createCheckpointManager({ storage, jobId: "j" });
     await saveSteps(manager, [1, 2]);
     const committed = await keysOf(storage, "j/step-000000000001/");
     const orphan = "j/step-000000000001/rank-00000/feedface0000/pack-00000.bin";
     await storage.put(orphan, patternBytes(10));
-    // Even with the rank manifest damaged, committed data (under the step manifest's attempt id) stays.
-    await storage.put("j/step-000000000001/rank-00000/MANIFEST.json", Buffer.from("{ damaged"));
-    clock.advance(2 * HOUR);
-    const result = await manager.prune({ keepLast: 5, orphanGraceMs: HOUR });
+    // Even with the committed rank manifest damaged, committed data (under the attempt the step
+    // manifest names) stays.
+    const [rankManifest] = await rankManifestKeys(storage, "j/step-000000000001/");
+    await storage.put(rankManifest as string, Buffer.from("{ damaged"));
+    const result = await manager.prune({ keepLast: 5 });
     expect(result.deletedOrphanKeys).toEqual([orphan]);
     expect(await keysOf(storage, "j/step-000000000001/")).toEqual(committed);
   });

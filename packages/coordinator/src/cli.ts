@@ -1,3 +1,5 @@
+import { realpathSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ConfigSourceName, LoadedConfig } from "@strata/runtime-core";
 import { Code, createLogger, LOG_LEVELS, loadConfig, RuntimeError } from "@strata/runtime-core";
 import { Command, InvalidArgumentError } from "commander";
@@ -37,6 +39,12 @@ const FLAG_KEYS = [
   "rateLimitBurst",
   "shutdownGraceMs",
   "maxWorkers",
+  "corsOrigins",
+  "dashboardDir",
+  "httpRateLimitRps",
+  "historyRetentionMs",
+  "historyFullResolutionMs",
+  "historyMaxEvents",
 ] as const;
 
 function buildProgram(): Command {
@@ -96,6 +104,30 @@ function buildProgram(): Command {
     )
     .option("--max-workers <n>", "most live workers (default 10000) [STRATA_MAX_WORKERS]")
     .option(
+      "--cors-origins <list>",
+      "comma-separated browser origins allowed cross-origin (default none) [STRATA_CORS_ORIGINS]",
+    )
+    .option(
+      "--dashboard-dir <dir>",
+      "built dashboard served at / (default: the repository's dashboard/dist) [STRATA_DASHBOARD_DIR]",
+    )
+    .option(
+      "--http-rate-limit-rps <n>",
+      "HTTP requests per second per client address, 0 = off (default 100) [STRATA_HTTP_RATE_LIMIT_RPS]",
+    )
+    .option(
+      "--history-retention-ms <ms>",
+      "keep events and metric history this long (default 604800000, 7 days) [STRATA_HISTORY_RETENTION_MS]",
+    )
+    .option(
+      "--history-full-resolution-ms <ms>",
+      "keep 1-second metric samples this long, then 1-minute averages (default 21600000) [STRATA_HISTORY_FULL_RESOLUTION_MS]",
+    )
+    .option(
+      "--history-max-events <n>",
+      "most events kept in history (default 1000000) [STRATA_HISTORY_MAX_EVENTS]",
+    )
+    .option(
       "--config <file>",
       "JSON or YAML file with any of the keys above in camelCase (e.g. grpcAddr)",
     )
@@ -126,6 +158,20 @@ export function loadCoordinatorConfig(
     };
   }
   return loaded;
+}
+
+/**
+ * The repository's built dashboard, found from the running script (`packages/coordinator/dist/bin.js`
+ * → `dashboard/dist`), so `pnpm start` serves it without configuration.
+ */
+function defaultDashboardDir(script: string): string {
+  let path = script;
+  try {
+    path = realpathSync(script);
+  } catch {
+    // Not a file we can resolve (e.g. `node -e`): the guess below still names a folder.
+  }
+  return join(dirname(path), "..", "..", "..", "dashboard", "dist");
 }
 
 /**
@@ -161,7 +207,11 @@ export async function runCli(
     io.stderr(`strata-coordinator: ${RuntimeError.from(error).rawMessage}`);
     return EXIT_CONFIG;
   }
-  const { config, sources } = loaded;
+  const { sources } = loaded;
+  const config =
+    loaded.config.dashboardDir === undefined && argv[1] !== undefined
+      ? { ...loaded.config, dashboardDir: defaultDashboardDir(argv[1]) }
+      : loaded.config;
   const logger = createLogger({ name: "strata-coordinator", level: config.logLevel });
 
   if (config.authToken === undefined) {

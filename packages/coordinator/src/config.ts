@@ -46,7 +46,42 @@ export const coordinatorConfigSchema = z.object({
   shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
   /** Most live workers. Default 10,000. */
   maxWorkers: z.number().int().min(1).max(1_000_000).default(10_000),
+  /**
+   * Browser origins allowed to call the HTTP API from another origin, comma-separated
+   * (`https://ops.example.com,http://localhost:5173`). Default none: cross-origin requests get
+   * no CORS headers, so browsers refuse them (the dashboard is served from the same origin).
+   */
+  corsOrigins: z
+    .string()
+    .default("")
+    .refine(
+      (value) => splitOrigins(value).every((origin) => ORIGIN.test(origin)),
+      "expected comma-separated origins such as https://ops.example.com or http://localhost:5173",
+    ),
+  /**
+   * Folder of the built dashboard (`index.html` and `assets/`), served at `/`. The CLI defaults to
+   * the repository's `dashboard/dist`; without one, `/` answers a page saying how to build it.
+   */
+  dashboardDir: z.string().min(1).optional(),
+  /** HTTP requests per second per client address (averaged over 10 s); 0 disables. Default 100. */
+  httpRateLimitRps: z.number().min(0).max(1_000_000).default(100),
+  /** How long history (events and metric samples, `history.db`) is kept, in ms. Default 7 days. */
+  historyRetentionMs: z.number().int().min(60_000).max(315_360_000_000).default(604_800_000),
+  /** Metric samples keep their 1-second resolution this long, then become 1-minute averages, in ms. Default 6 h. */
+  historyFullResolutionMs: z.number().int().min(60_000).max(315_360_000_000).default(21_600_000),
+  /** Most events kept in history; the oldest go first. Default 1,000,000. */
+  historyMaxEvents: z.number().int().min(1_000).max(1_000_000_000).default(1_000_000),
 });
+
+const ORIGIN = /^https?:\/\/[^/\s,]+$/;
+
+/** The origins of a `corsOrigins` value (empty entries dropped). */
+export function splitOrigins(value: string): string[] {
+  return value
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== "");
+}
 
 /** A loaded, validated configuration. */
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;

@@ -9,13 +9,10 @@ export type {
   EngineSnapshot,
 } from "./engine/index.js";
 export { createCoordinatorEngine } from "./engine/index.js";
+export { HISTORY_FILE } from "./history/history.js";
 export type { ReadinessParts } from "./http/core-routes.js";
-export type {
-  HttpHandler,
-  HttpResult,
-  HttpRouter,
-  RouteOptions,
-} from "./http/http-router.js";
+export type { HttpApi, HttpApiOptions } from "./http/http-api.js";
+export { COORDINATOR_VERSION } from "./http/http-api.js";
 export type { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
 export type {
   RunningCoordinator,

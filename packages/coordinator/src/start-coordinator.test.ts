@@ -11,9 +11,9 @@ describe("startCoordinator (library API)", () => {
       {
         store: createMemoryStore(),
         routes: (router, engine) =>
-          router.route("GET", "/api/world", () => ({
-            body: { worldSize: engine.snapshot().worldSize },
-          })),
+          router.get("/api/world", (_request, response) => {
+            response.json({ worldSize: engine.snapshot().worldSize });
+          }),
       },
     );
     const client = new CoordinatorClient(coordinator.grpcAddress, credentials.createInsecure());

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Clock, Logger } from "@strata/runtime-core";
 import { Code, createSilentLogger, RuntimeError } from "@strata/runtime-core";
+import type { Router } from "express";
 import { createBearerAuth } from "./auth/bearer-auth.js";
 import type { CoordinatorConfig, CoordinatorConfigInput } from "./config.js";
 import { coordinatorConfigSchema } from "./config.js";
@@ -11,10 +12,8 @@ import { createCallGuard } from "./grpc/call-guard.js";
 import { createCoordinatorService } from "./grpc/coordinator-service.js";
 import { startGrpcServer } from "./grpc/grpc-server.js";
 import { createTokenBucketLimiter } from "./grpc/token-bucket-limiter.js";
-import { registerCoreRoutes } from "./http/core-routes.js";
-import type { HttpRouter } from "./http/http-router.js";
-import { createHttpRouter } from "./http/http-router.js";
-import { startHttpServer } from "./http/http-server.js";
+import { openHistory } from "./history/history.js";
+import { createHttpApi } from "./http/http-api.js";
 import type { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
 import { createCoordinatorMetrics } from "./metrics/coordinator-metrics.js";
 import type { CoordinatorStore } from "./store/index.js";
@@ -32,8 +31,8 @@ export interface StartCoordinatorOptions {
   clock?: Clock;
   /** A store to use instead of SQLite in `dataDir` (e.g. `createMemoryStore()` in tests). Closed on close(). */
   store?: CoordinatorStore;
-  /** Adds routes (the dashboard API) to the HTTP router before it starts listening. */
-  routes?: (router: HttpRouter, engine: CoordinatorEngine) => void;
+  /** Adds routes (behind auth, before the API's 404) to the HTTP side before it starts listening. */
+  routes?: (router: Router, engine: CoordinatorEngine) => void;
 }
 
 /** A running coordinator. */
@@ -119,6 +118,18 @@ export async function startCoordinator(
     }
     const openStore = store;
     cleanups.push(() => openStore.close());
+    // Events and metric samples, beside the state (in memory with an injected store).
+    const history = openHistory({
+      ...(options.store === undefined ? { dataDir: resolve(config.dataDir) } : {}),
+      retention: {
+        retentionMs: config.historyRetentionMs,
+        fullResolutionMs: config.historyFullResolutionMs,
+        maxEvents: config.historyMaxEvents,
+      },
+      logger,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    cleanups.push(() => history.close());
 
     const heartbeatIntervalMs = intervalFor(config.heartbeatTimeoutMs);
     const engine = createCoordinatorEngine({
@@ -130,6 +141,7 @@ export async function startCoordinator(
       barrierTimeoutMs: config.barrierTimeoutMs,
       barrierFailurePolicy: config.barrierPolicy,
       maxWorkers: config.maxWorkers,
+      firstEventSeq: history.nextSeq,
     });
     await engine.start();
     cleanups.push(() => engine.close());
@@ -179,6 +191,22 @@ export async function startCoordinator(
     );
 
     const auth = config.authToken === undefined ? undefined : createBearerAuth(config.authToken);
+    // Subscribes to engine events before any RPC can cause one.
+    let closing: Promise<void> | undefined;
+    const httpApi = createHttpApi({
+      engine,
+      history,
+      metrics,
+      config,
+      bearer: auth,
+      tls,
+      storeKind: store.kind,
+      readiness: () => ({ engine: engine.ready, grpc: closing === undefined, store: engine.ready }),
+      logger,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.routes === undefined ? {} : { routes: options.routes }),
+    });
+    cleanups.push(() => httpApi.close(0));
     const shutdown = new AbortController();
     const service = createCoordinatorService({
       engine,
@@ -203,22 +231,7 @@ export async function startCoordinator(
     });
     cleanups.push(() => grpc.forceShutdown());
 
-    let closing: Promise<void> | undefined;
-    const router = createHttpRouter({
-      auth,
-      logger: logger.child({ component: "http" }),
-      onAuthFailure: () => metrics.authFailures.inc({ transport: "http" }),
-    });
-    registerCoreRoutes(router, {
-      metrics,
-      readiness: () => ({
-        engine: engine.ready,
-        grpc: closing === undefined,
-        store: engine.ready,
-      }),
-    });
-    options.routes?.(router, engine);
-    const http = await startHttpServer(config.httpAddr, router, tls);
+    await httpApi.listen(grpc.address);
 
     const close = async () => {
       const graceMs = config.shutdownGraceMs;
@@ -244,14 +257,15 @@ export async function startCoordinator(
         );
         grpc.forceShutdown();
       }
-      await http.close(graceMs);
+      await httpApi.close(graceMs);
+      history.close();
       await openStore.close();
       logger.info("stopped");
     };
 
     return {
       grpcAddress: grpc.address,
-      httpAddress: http.address,
+      httpAddress: httpApi.address,
       engine,
       metrics,
       config,

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import { createLocalStorage, type LocalStorageOptions } from "./local-storage.js";
 import { createMemoryStorage } from "./memory-storage.js";
-import type { S3StorageOptions } from "./s3/s3-storage.js";
+import type { S3StorageOptions } from "./s3/s3-storage-options.js";
 import type { StorageBackend } from "./storage-backend.js";
 
 /** Options for {@link createStorage}, per scheme. */

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { Dirent, Stats } from "node:fs";
 import { constants as fsConstants } from "node:fs";
 import {
@@ -63,6 +64,22 @@ export interface LocalPutEntry {
 export interface PutManyOptions extends CallOptions {
   /** Objects written at once. Default 4. */
   concurrency?: number;
+}
+
+/**
+ * The deadline of a call without a signal or timeout: a shared signal that never aborts (a put
+ * is a millisecond on a fast disk, and an AbortController per call is a measurable part of it).
+ */
+const NO_DEADLINE: DeadlineSignal = (() => {
+  const signal = new AbortController().signal;
+  setMaxListeners(0, signal); // concurrent streamed puts each listen to it for a moment
+  return { signal, cleanup: () => undefined, remainingMs: () => Number.POSITIVE_INFINITY };
+})();
+
+function deadlineOf(operation: string, options: CallOptions): DeadlineSignal {
+  return options.signal === undefined && options.timeoutMs === undefined
+    ? NO_DEADLINE
+    : createDeadlineSignal(operation, options);
 }
 
 /** Largest single read or write syscall, in bytes; between them the signal is checked. */
@@ -131,11 +148,9 @@ export class LocalStorage implements StorageBackend {
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
     validateKey(key);
     const operation = `put ${key}`;
-    const deadline = createDeadlineSignal(operation, options);
+    const deadline = deadlineOf(operation, options);
     try {
-      const written = await this.#writeObject(key, body, options, deadline.signal);
-      await fsyncDirectory(written.dir);
-      return written.info;
+      return (await this.#writeObject(key, body, options, deadline.signal, true)).info;
     } catch (error) {
       throw errorFromFs(error, "put", key);
     } finally {
@@ -164,7 +179,7 @@ export class LocalStorage implements StorageBackend {
     }
     const deadline = createDeadlineSignal("putMany", options);
     const results: ObjectInfo[] = new Array(entries.length);
-    const dirs = new Set<string>();
+    const folders = new Set<string>();
     try {
       let next = 0;
       const worker = async () => {
@@ -177,8 +192,9 @@ export class LocalStorage implements StorageBackend {
               entry.body,
               { createOnly: entry.createOnly === true },
               deadline.signal,
+              false,
             );
-            dirs.add(written.dir);
+            for (const folder of written.foldersToSync) folders.add(folder);
             results[index] = written.info;
           } catch (error) {
             throw errorFromFs(error, "put", entry.key);
@@ -186,7 +202,7 @@ export class LocalStorage implements StorageBackend {
         }
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
-      await Promise.all([...dirs].map((dir) => fsyncDirectory(dir)));
+      await Promise.all([...folders].map((folder) => fsyncDirectory(folder)));
       return results;
     } catch (error) {
       throw errorFromFs(error, "putMany");
@@ -197,29 +213,37 @@ export class LocalStorage implements StorageBackend {
 
   /**
    * Writes one object to a temporary file in its folder, fsyncs it and renames (or, create-only,
-   * links) it over the key. The folder itself is not synced: the caller does that.
+   * links) it over the key. With `syncFolders` it then fsyncs the folder (and the parents of any
+   * folder this put created), so the new name is durable; otherwise it returns the folders the
+   * caller must sync. Independent steps overlap (the folder is opened while the file is, `fchmod`
+   * runs with the first write, `fstat` with the fsync, the file closes while it is renamed), so
+   * a small put costs about what the same durable sequence costs done by hand.
    */
   async #writeObject(
     key: string,
     body: PutBody,
     options: PutOptions,
     signal: AbortSignal,
-  ): Promise<{ dir: string; info: ObjectInfo }> {
+    syncFolders: boolean,
+  ): Promise<{ info: ObjectInfo; foldersToSync: string[] }> {
     const operation = `put ${key}`;
     let tempPath: string | undefined;
     let handle: FileHandle | undefined;
+    let folderHandle: Promise<FileHandle | undefined> = Promise.resolve(undefined);
+    let folderHandleTaken = false;
     try {
-      const root = await this.#ensureRoot();
+      const root = this.#realRoot ?? (await this.#ensureRoot());
       const finalPath = this.#pathOf(root, key);
       // A concurrent delete may prune the folder between its check and the open: then make it again.
-      let dir: string;
+      let folder: { dir: string; created: string[] };
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(signal, operation);
-        dir = await this.#folderOf(root, key, true);
+        folder = await this.#makeFolderOf(root, key);
         tempPath = path.join(
-          dir,
+          folder.dir,
           `${RESERVED_SEGMENT_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
         );
+        if (syncFolders) folderHandle = openFolder(folder.dir);
         try {
           handle = await open(
             tempPath,
@@ -232,40 +256,70 @@ export class LocalStorage implements StorageBackend {
           break;
         } catch (error) {
           tempPath = undefined;
+          void folderHandle.then((h) => h?.close()).catch(() => undefined);
+          folderHandle = Promise.resolve(undefined);
           const errno = (error as { code?: unknown }).code;
           if (errno === "ENOTDIR") throw folderConflict(error, key);
           if (errno !== "ENOENT" || attempt >= PRUNE_RACE_RETRIES) throw error;
         }
       }
+      const chmod = handle.chmod(this.#fileMode); // exact, whatever the umask
+      chmod.catch(() => undefined); // awaited below
       let written = 0;
-      for await (const chunk of bodyChunks(body, signal, operation)) {
+      const file = handle;
+      const writeChunk = async (chunk: Uint8Array) => {
         for (let offset = 0; offset < chunk.length; ) {
           const length = Math.min(IO_CHUNK_BYTES, chunk.length - offset);
-          const { bytesWritten } = await handle.write(chunk, offset, length);
+          const { bytesWritten } = await file.write(chunk, offset, length);
           offset += bytesWritten;
           written += bytesWritten;
           throwIfAborted(signal, operation);
         }
         options.onProgress?.(written);
-      }
-      await handle.chmod(this.#fileMode); // exact, whatever the umask
-      await handle.sync();
-      const stats = await handle.stat();
-      await handle.close();
-      handle = undefined;
-      throwIfAborted(signal, operation);
-      if (options.createOnly) {
-        // link(2) never replaces an existing name: this is the atomic "first writer wins".
-        await link(tempPath, finalPath);
-        await unlink(tempPath);
+      };
+      if (body instanceof Uint8Array) {
+        throwIfAborted(signal, operation);
+        await writeChunk(body);
       } else {
-        await rename(tempPath, finalPath).catch((error: unknown) => {
-          throw folderConflict(error, key);
-        });
+        for await (const chunk of bodyChunks(body, signal, operation)) await writeChunk(chunk);
       }
-      tempPath = undefined;
-      return { dir, info: infoOf(key, stats) };
+      await chmod;
+      const [, stats] = await Promise.all([handle.sync(), handle.stat()]);
+      throwIfAborted(signal, operation);
+      const closed = handle.close();
+      handle = undefined;
+      try {
+        if (options.createOnly) {
+          // link(2) never replaces an existing name: this is the atomic "first writer wins".
+          await link(tempPath, finalPath);
+          await unlink(tempPath);
+        } else {
+          await rename(tempPath, finalPath).catch((error: unknown) => {
+            throw folderConflict(error, key);
+          });
+        }
+        tempPath = undefined;
+      } finally {
+        await closed.catch(() => undefined);
+      }
+      // The new name, and every folder this put created, must reach the disk too.
+      const foldersToSync = [folder.dir, ...folder.created.map((created) => path.dirname(created))];
+      if (!syncFolders) return { info: infoOf(key, stats), foldersToSync };
+      folderHandleTaken = true;
+      const opened = await folderHandle;
+      if (opened === undefined) {
+        await fsyncDirectory(folder.dir);
+      } else {
+        try {
+          await opened.sync();
+        } finally {
+          void opened.close().catch(() => undefined);
+        }
+      }
+      for (const parent of foldersToSync.slice(1)) await fsyncDirectory(parent);
+      return { info: infoOf(key, stats), foldersToSync: [] };
     } finally {
+      if (!folderHandleTaken) void folderHandle.then((h) => h?.close()).catch(() => undefined);
       await handle?.close().catch(() => undefined);
       if (tempPath !== undefined) await unlink(tempPath).catch(() => undefined);
     }
@@ -341,7 +395,7 @@ export class LocalStorage implements StorageBackend {
     try {
       const root = await this.#existingRoot();
       if (root === undefined) return undefined;
-      const dir = await this.#folderOf(root, key, false);
+      const dir = await this.#folderOf(root, key);
       const stats = await lstat(path.join(dir, path.basename(this.#pathOf(root, key))));
       return stats.isFile() ? infoOf(key, stats) : undefined;
     } catch (error) {
@@ -369,7 +423,7 @@ export class LocalStorage implements StorageBackend {
         // The folder the prefix names must be a real folder under the root, like a key's folder:
         // a planted symbolic link ("evil" -> /outside) fails instead of listing /outside.
         try {
-          await this.#folderOf(root, `${startKey}/x`, false);
+          await this.#folderOf(root, `${startKey}/x`);
         } catch (error) {
           const errno = (error as { code?: unknown }).code;
           if (errno === "ENOENT" || errno === "ENOTDIR") return; // nothing stored there
@@ -419,7 +473,7 @@ export class LocalStorage implements StorageBackend {
     try {
       const root = await this.#existingRoot();
       if (root === undefined) return;
-      const dir = await this.#folderOf(root, key, false);
+      const dir = await this.#folderOf(root, key);
       await unlink(path.join(dir, path.basename(this.#pathOf(root, key))));
       await this.#pruneEmptyFolders(root, dir);
     } catch (error) {
@@ -453,7 +507,7 @@ export class LocalStorage implements StorageBackend {
     try {
       // Checked again right before reading: a folder swapped for a symbolic link after the
       // parent was read is refused, not followed.
-      const dir = dirKey === "" ? root : await this.#folderOf(root, `${dirKey}/x`, false);
+      const dir = dirKey === "" ? root : await this.#folderOf(root, `${dirKey}/x`);
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       const errno = (error as { code?: unknown }).code;
@@ -490,7 +544,7 @@ export class LocalStorage implements StorageBackend {
     if (root === undefined) {
       throw new RuntimeError(`object ${key} not found`, { code: Code.NotFound, details: { key } });
     }
-    const dir = await this.#folderOf(root, key, false);
+    const dir = await this.#folderOf(root, key);
     return open(
       path.join(dir, path.basename(this.#pathOf(root, key))),
       fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW,
@@ -500,7 +554,14 @@ export class LocalStorage implements StorageBackend {
   /** The root's real path, creating the root first. */
   async #ensureRoot(): Promise<string> {
     if (this.#realRoot !== undefined) return this.#realRoot;
-    await mkdir(this.root, { recursive: true, mode: this.#dirMode });
+    const first = await mkdir(this.root, { recursive: true, mode: this.#dirMode });
+    if (first !== undefined) {
+      // Make the new folders' names durable: sync the parent of each folder just created.
+      const parents = [path.dirname(first)];
+      for (let dir = this.root; dir !== first; dir = path.dirname(dir))
+        parents.push(path.dirname(dir));
+      for (const parent of parents) await fsyncDirectory(parent);
+    }
     this.#realRoot = await realpath(this.root);
     return this.#realRoot;
   }
@@ -531,25 +592,35 @@ export class LocalStorage implements StorageBackend {
 
   /**
    * The folder that holds `key`, checked to be a real folder under the root: no component from
-   * the root down may be a symbolic link (its real path must be exactly itself). With `create`,
-   * missing folders are made one level at a time, each checked (`lstat`) before the next is made
-   * inside it, so a planted symbolic link never makes a put create anything outside the root.
-   * Without `create` a missing folder throws the file system's `ENOENT`.
+   * the root down may be a symbolic link (its real path must be exactly itself). A missing folder
+   * throws the file system's `ENOENT`.
    */
-  async #folderOf(root: string, key: string, create: boolean): Promise<string> {
+  async #folderOf(root: string, key: string): Promise<string> {
     const dir = path.dirname(this.#pathOf(root, key));
     if (dir === root) return dir;
+    if ((await realpath(dir)) === dir) return dir;
+    throw throughSymlink(key);
+  }
+
+  /**
+   * Like {@link #folderOf}, creating missing folders one level at a time, each checked (`lstat`)
+   * before the next is made inside it, so a planted symbolic link never makes a put create
+   * anything outside the root. Returns the folders it created, whose parents must be synced.
+   */
+  async #makeFolderOf(root: string, key: string): Promise<{ dir: string; created: string[] }> {
     try {
-      if ((await realpath(dir)) === dir) return dir;
-      throw throughSymlink(key);
+      return { dir: await this.#folderOf(root, key), created: [] };
     } catch (error) {
-      if (!create || (error as { code?: unknown }).code !== "ENOENT") throw error;
+      if ((error as { code?: unknown }).code !== "ENOENT") throw error;
     }
+    const dir = path.dirname(this.#pathOf(root, key));
+    const created: string[] = [];
     let current = root;
     for (const segment of path.relative(root, dir).split(path.sep)) {
       current = path.join(current, segment);
       try {
         await mkdir(current, { mode: this.#dirMode });
+        created.push(current);
       } catch (error) {
         if ((error as { code?: unknown }).code !== "EEXIST") throw folderConflict(error, key);
       }
@@ -559,13 +630,18 @@ export class LocalStorage implements StorageBackend {
         throw folderConflict(Object.assign(new Error("not a folder"), { code: "ENOTDIR" }), key);
       }
     }
-    return dir;
+    return { dir, created };
   }
 }
 
 /** Creates a {@link LocalStorage} over `options.root`. */
 export function createLocalStorage(options: LocalStorageOptions): LocalStorage {
   return new LocalStorage(options);
+}
+
+/** Opens a folder for fsync; undefined if that fails (the caller then retries the plain way). */
+function openFolder(dir: string): Promise<FileHandle | undefined> {
+  return open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY).catch(() => undefined);
 }
 
 /** fsync a folder, so a rename or link in it survives a crash. */

@@ -1,6 +1,7 @@
 import { Code, RuntimeError } from "@strata/runtime-core";
+import { Router } from "express";
+import type { HealthResponse } from "../api/status.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
-import type { HttpRouter } from "./http-router.js";
 
 /** What `/api/ready` checks; every part must be true. */
 export interface ReadinessParts {
@@ -12,28 +13,37 @@ export interface ReadinessParts {
   store: boolean;
 }
 
-/**
- * `/api/health` (liveness, public), `/api/ready` (503 with the failing parts until ready) and
- * `/metrics` (Prometheus text format).
- */
-export function registerCoreRoutes(
-  router: HttpRouter,
-  options: { metrics: CoordinatorMetrics; readiness: () => ReadinessParts },
-): void {
-  router.route("GET", "/api/health", () => ({ body: { status: "ok" } }), { public: true });
-  router.route("GET", "/api/ready", () => {
+/** `/api/health`: liveness, public (registered before the auth middleware). */
+export function healthRoute(): Router {
+  const router = Router();
+  router.get("/api/health", (_request, response) => {
+    const body: HealthResponse = { status: "ok" };
+    response.set("cache-control", "no-store").json(body);
+  });
+  return router;
+}
+
+/** `/api/ready` (503 naming the failing parts until ready) and `/metrics` (Prometheus text). */
+export function probeRoutes(options: {
+  metrics: CoordinatorMetrics;
+  readiness: () => ReadinessParts;
+}): Router {
+  const router = Router();
+  router.get("/api/ready", (_request, response) => {
     const parts = options.readiness();
-    const ready = parts.engine && parts.grpc && parts.store;
-    if (!ready) {
+    if (!(parts.engine && parts.grpc && parts.store)) {
       const failing = Object.entries(parts)
         .filter(([, ok]) => !ok)
         .map(([name]) => name);
       throw new RuntimeError(`not ready: ${failing.join(", ")}`, { code: Code.Unavailable });
     }
-    return { body: { status: "ready", ...parts } };
+    response.set("cache-control", "no-store").json({ status: "ready", ...parts });
   });
-  router.route("GET", "/metrics", async () => ({
-    body: await options.metrics.registry.metrics(),
-    contentType: options.metrics.registry.contentType,
-  }));
+  router.get("/metrics", async (_request, response) => {
+    const text = await options.metrics.registry.metrics();
+    response
+      .set({ "content-type": options.metrics.registry.contentType, "cache-control": "no-store" })
+      .send(text);
+  });
+  return router;
 }

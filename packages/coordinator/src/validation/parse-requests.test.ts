@@ -154,11 +154,15 @@ describe("other requests", () => {
       datasetId: "d",
       epoch: 0n,
       shardId: 0n,
-      consumed: [{ start: 5n, end: 5n }],
+      consumed: [{ start: 5n, end: 4n }],
       membershipVersion: 0n,
     };
     expect(failure(() => parseShardProgress(request)).rawMessage).toBe(
-      "consumed[0]: end must be greater than start",
+      "consumed[0]: end must not be less than start",
+    );
+    // A zero-length range is a claim: it consumes nothing and pins the shard.
+    expect(parseShardProgress({ ...request, consumed: [{ start: 5n, end: 5n }] }).consumed).toEqual(
+      [{ start: 5, end: 5 }],
     );
     expect(failure(() => parseShardProgress({ ...request, consumed: [] })).rawMessage).toMatch(
       /^consumed:/,

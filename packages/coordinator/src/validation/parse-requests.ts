@@ -290,7 +290,11 @@ export function parseRestoreProgress(request: RestoreProgressRequest): RestorePr
   };
 }
 
-/** ReportShardProgress. Ranges must be non-empty and ordered within themselves. */
+/**
+ * ReportShardProgress. At least one range, each ordered within itself; a zero-length range
+ * (`start == end`) consumes nothing and claims the shard (the engine's `upTo: start`), so a worker
+ * can pin a shard before it reads the first sample.
+ */
 export function parseShardProgress(request: ShardProgress): ShardProgressInput {
   const workerId = requireId(request.workerId, "worker_id");
   const datasetId = requireId(request.datasetId, "dataset_id");
@@ -301,7 +305,7 @@ export function parseShardProgress(request: ShardProgress): ShardProgressInput {
   const consumed = ranges.map((range, i) => {
     const start = int64(range.start, `consumed[${i}].start`);
     const end = int64(range.end, `consumed[${i}].end`);
-    if (end <= start) throw invalidArgument(`consumed[${i}]`, "end must be greater than start");
+    if (end < start) throw invalidArgument(`consumed[${i}]`, "end must not be less than start");
     return { start, end };
   });
   return {

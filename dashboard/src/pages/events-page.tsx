@@ -1,0 +1,425 @@
+import type { ApiEvent, EventsResponse, LogResponse } from "@strata/coordinator/api";
+import { useQuery } from "@tanstack/react-query";
+import { type ColumnDef, createColumnHelper } from "@tanstack/react-table";
+import { useEffect, useMemo, useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { useApi } from "../api/api-context.js";
+import { eventsQuery, logsQuery } from "../api/query-options.js";
+import { DataTable } from "../components/data-table.js";
+import { downloadJson, fileStamp } from "../components/download-json.js";
+import { type EventFilterValues, mergeEvents } from "../components/event-filters.js";
+import { LEVEL_TONE } from "../components/event-list.js";
+import { Icon } from "../components/icons.js";
+import { PageHeader } from "../components/page-header.js";
+import { EmptyState, QueryStatus } from "../components/query-status.js";
+import { ToneBadge } from "../components/tone-badge.js";
+import { formatCount, formatTimestamp } from "../format.js";
+import { useLiveEvents } from "../live/use-live.js";
+
+const EVENT_TYPES = [
+  "worker_registered",
+  "worker_state_changed",
+  "worker_dead",
+  "worker_deregistered",
+  "membership_changed",
+  "barrier_arrived",
+  "barrier_released",
+  "barrier_aborted",
+  "dataset_registered",
+  "shards_reassigned",
+  "shard_progress",
+  "checkpoint_recorded",
+  "checkpoint_completed",
+  "progress_restored",
+  "task_created",
+  "task_status_changed",
+  "log",
+] as const;
+
+const eventColumn = createColumnHelper<ApiEvent>();
+const eventColumns = [
+  eventColumn.accessor("at", {
+    header: "Time",
+    sortDescFirst: true,
+    cell: (info) => (
+      <span className="font-mono text-xs">
+        {formatTimestamp(info.getValue(), { withMs: true })}
+      </span>
+    ),
+  }),
+  eventColumn.accessor("level", {
+    header: "Level",
+    cell: (info) => <ToneBadge tone={LEVEL_TONE[info.getValue()]}>{info.getValue()}</ToneBadge>,
+  }),
+  eventColumn.accessor("type", {
+    header: "Type",
+    cell: (info) => <span className="font-mono text-xs">{info.getValue()}</span>,
+  }),
+  eventColumn.accessor("message", {
+    header: "Message",
+    cell: (info) => (
+      <span className="block max-w-[36rem] truncate" title={info.getValue()}>
+        {info.getValue()}
+      </span>
+    ),
+  }),
+  eventColumn.accessor("worker_id", {
+    header: "Worker",
+    cell: (info) => {
+      const id = info.getValue();
+      return id === null ? null : (
+        <Link className="link" to={`/workers/${encodeURIComponent(id)}`}>
+          {id}
+        </Link>
+      );
+    },
+  }),
+  eventColumn.accessor("task_id", {
+    header: "Task",
+    cell: (info) => {
+      const id = info.getValue();
+      return id === null ? null : (
+        <Link className="link" to={`/tasks/${encodeURIComponent(id)}`}>
+          {id}
+        </Link>
+      );
+    },
+  }),
+  eventColumn.accessor("source", { header: "Source" }),
+] as ColumnDef<ApiEvent, unknown>[];
+
+const logColumn = createColumnHelper<LogResponse>();
+const logColumns = [
+  logColumn.accessor("timestamp", {
+    header: "Time",
+    sortDescFirst: true,
+    cell: (info) => (
+      <span className="font-mono text-xs">
+        {formatTimestamp(info.getValue(), { withMs: true })}
+      </span>
+    ),
+  }),
+  logColumn.accessor("level", {
+    header: "Level",
+    cell: (info) => <ToneBadge tone={LEVEL_TONE[info.getValue()]}>{info.getValue()}</ToneBadge>,
+  }),
+  logColumn.accessor("source", { header: "Source" }),
+  logColumn.accessor("message", {
+    header: "Message",
+    cell: (info) => (
+      <span className="block max-w-[36rem] truncate" title={info.getValue()}>
+        {info.getValue()}
+      </span>
+    ),
+  }),
+  logColumn.accessor("worker_id", { header: "Worker" }),
+  logColumn.accessor("task_id", { header: "Task" }),
+] as ColumnDef<LogResponse, unknown>[];
+
+function useFilters(): [EventFilterValues, (key: keyof EventFilterValues, value: string) => void] {
+  const [params, setParams] = useSearchParams();
+  const filters: EventFilterValues = {
+    q: params.get("q") ?? "",
+    type: params.get("type") ?? "",
+    level: params.get("level") ?? "",
+    worker: params.get("worker") ?? "",
+    task: params.get("task") ?? "",
+  };
+  return [
+    filters,
+    (key, value) =>
+      setParams(
+        (prev) => {
+          const next = new URLSearchParams(prev);
+          if (value === "") next.delete(key);
+          else next.set(key, value);
+          return next;
+        },
+        { replace: true },
+      ),
+  ];
+}
+
+/** A text input that reports its value after the user pauses typing (300 ms). */
+function DebouncedInput({
+  id,
+  value,
+  onChange,
+  placeholder,
+}: {
+  id: string;
+  value: string;
+  onChange(v: string): void;
+  placeholder: string;
+}) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText(value), [value]);
+  useEffect(() => {
+    if (text === value) return;
+    const timer = setTimeout(() => onChange(text), 300);
+    return () => clearTimeout(timer);
+  }, [text, value, onChange]);
+  return (
+    <input
+      id={id}
+      type="search"
+      className="input"
+      value={text}
+      placeholder={placeholder}
+      onChange={(e) => setText(e.target.value)}
+    />
+  );
+}
+
+function EventsView({ filters }: { filters: EventFilterValues }) {
+  const api = useApi();
+  const query = useMemo(
+    () => ({
+      limit: "1000",
+      type: filters.type,
+      worker_id: filters.worker,
+      task_id: filters.task,
+      q: filters.q,
+    }),
+    [filters.type, filters.worker, filters.task, filters.q],
+  );
+  const first = useQuery(eventsQuery(api, query));
+  const [older, setOlder] = useState<{ key: string; pages: ApiEvent[][]; before: number | null }>({
+    key: "",
+    pages: [],
+    before: null,
+  });
+  const key = JSON.stringify(query);
+  const olderPages = older.key === key ? older.pages : [];
+  const before = older.key === key ? older.before : (first.data?.next_before ?? null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const live = useLiveEvents();
+  const events = useMemo(
+    () => mergeEvents([first.data?.events ?? [], ...olderPages], live, filters),
+    [first.data, olderPages, live, filters],
+  );
+  const loadOlder = async () => {
+    if (before === null) return;
+    setLoadingOlder(true);
+    try {
+      const page = await api.get<EventsResponse>("/api/events/recent", {
+        query: { ...query, before },
+      });
+      setOlder({ key, pages: [...olderPages, page.events], before: page.next_before });
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
+  return (
+    <QueryStatus query={first} loadingLabel="Loading events…">
+      {() => (
+        <div>
+          <div className="mb-2 flex flex-wrap items-center gap-3">
+            <p className="text-sm muted" aria-live="polite">
+              {formatCount(events.length)} events, newest first; new ones appear live.
+            </p>
+            <button
+              type="button"
+              className="btn ml-auto"
+              onClick={() => downloadJson(`strata-events-${fileStamp(Date.now())}.json`, events)}
+              disabled={events.length === 0}
+            >
+              <Icon name="download" width={14} height={14} /> Export JSON
+            </button>
+          </div>
+          {events.length === 0 ? (
+            <EmptyState title="No events match" />
+          ) : (
+            <DataTable
+              caption="Events, newest first"
+              testId="events-table"
+              data={events}
+              columns={eventColumns}
+              getRowId={(e) => String(e.seq)}
+            />
+          )}
+          {before !== null ? (
+            <button
+              type="button"
+              className="btn mt-2"
+              onClick={() => void loadOlder()}
+              disabled={loadingOlder}
+            >
+              {loadingOlder ? "Loading…" : "Load older events"}
+            </button>
+          ) : null}
+        </div>
+      )}
+    </QueryStatus>
+  );
+}
+
+function LogsView({ filters }: { filters: EventFilterValues }) {
+  const api = useApi();
+  const query = useMemo(
+    () => ({
+      limit: "2000",
+      level: filters.level,
+      q: filters.q,
+      worker_id: filters.worker,
+      task_id: filters.task,
+    }),
+    [filters.level, filters.q, filters.worker, filters.task],
+  );
+  const logs = useQuery(logsQuery(api, query));
+  return (
+    <QueryStatus query={logs} loadingLabel="Loading logs…">
+      {(lines) => (
+        <div>
+          <div className="mb-2 flex flex-wrap items-center gap-3">
+            <p className="text-sm muted">{formatCount(lines.length)} log lines, newest first.</p>
+            <button
+              type="button"
+              className="btn ml-auto"
+              onClick={() => downloadJson(`strata-logs-${fileStamp(Date.now())}.json`, lines)}
+              disabled={lines.length === 0}
+            >
+              <Icon name="download" width={14} height={14} /> Export JSON
+            </button>
+          </div>
+          {lines.length === 0 ? (
+            <EmptyState title="No log lines match" />
+          ) : (
+            <DataTable
+              caption="Logs, newest first"
+              testId="logs-table"
+              data={lines}
+              columns={logColumns}
+              getRowId={(l) => l.id}
+            />
+          )}
+        </div>
+      )}
+    </QueryStatus>
+  );
+}
+
+/**
+ * Everything the coordinator recorded: structured events (filter by type, level, worker, task;
+ * search; page back; new ones arrive live) and log lines; both export as JSON. Filters live in
+ * the URL.
+ */
+export function EventsPage() {
+  const [params, setParams] = useSearchParams();
+  const view = params.get("view") === "logs" ? "logs" : "events";
+  const [filters, setFilter] = useFilters();
+  const tab = (id: "events" | "logs", label: string) => (
+    <button
+      type="button"
+      role="tab"
+      id={`tab-${id}`}
+      aria-selected={view === id}
+      aria-controls={`panel-${id}`}
+      className={`border-b-2 px-3 py-1.5 text-sm font-medium ${
+        view === id
+          ? "border-teal-600 text-teal-800 dark:text-teal-300"
+          : "border-transparent muted hover:text-zinc-900 dark:hover:text-white"
+      }`}
+      onClick={() =>
+        setParams((prev) => {
+          const next = new URLSearchParams(prev);
+          if (id === "events") next.delete("view");
+          else next.set("view", id);
+          return next;
+        })
+      }
+    >
+      {label}
+    </button>
+  );
+  return (
+    <div>
+      <PageHeader
+        title="Events & logs"
+        description="What the coordinator recorded, stored across restarts."
+      />
+      <div
+        role="tablist"
+        aria-label="Events or logs"
+        className="mb-3 flex gap-1 border-b border-zinc-200 dark:border-zinc-800"
+      >
+        {tab("events", "Events")}
+        {tab("logs", "Logs")}
+      </div>
+      <div className="mb-3 grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-5">
+        <div className="col-span-2 md:col-span-1">
+          <label htmlFor="event-search" className="label">
+            Search messages
+          </label>
+          <DebouncedInput
+            id="event-search"
+            value={filters.q}
+            onChange={(v) => setFilter("q", v)}
+            placeholder="e.g. dead"
+          />
+        </div>
+        {view === "events" ? (
+          <div>
+            <label htmlFor="event-type" className="label">
+              Type
+            </label>
+            <select
+              id="event-type"
+              className="input"
+              value={filters.type}
+              onChange={(e) => setFilter("type", e.target.value)}
+            >
+              <option value="">Any type</option>
+              {EVENT_TYPES.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </div>
+        ) : null}
+        <div>
+          <label htmlFor="event-level" className="label">
+            Lowest level
+          </label>
+          <select
+            id="event-level"
+            className="input"
+            value={filters.level}
+            onChange={(e) => setFilter("level", e.target.value)}
+          >
+            <option value="">Any level</option>
+            <option value="info">info</option>
+            <option value="warn">warn</option>
+            <option value="error">error</option>
+          </select>
+        </div>
+        <div>
+          <label htmlFor="event-worker" className="label">
+            Worker id
+          </label>
+          <DebouncedInput
+            id="event-worker"
+            value={filters.worker}
+            onChange={(v) => setFilter("worker", v)}
+            placeholder="w-0"
+          />
+        </div>
+        <div>
+          <label htmlFor="event-task" className="label">
+            Task id
+          </label>
+          <DebouncedInput
+            id="event-task"
+            value={filters.task}
+            onChange={(v) => setFilter("task", v)}
+            placeholder="task_…"
+          />
+        </div>
+      </div>
+      <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`}>
+        {view === "events" ? <EventsView filters={filters} /> : <LogsView filters={filters} />}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,236 @@
+import { Code, RuntimeError } from "@strata/runtime-core";
+import Database from "libsql";
+import type { ApiEvent, ApiEventType, EventLevel } from "../api/events.js";
+import { HISTORY_SERIES, type HistoryQuery, type HistoryResponse } from "../api/history.js";
+import {
+  type HistoryDatabase,
+  type HistoryRetention,
+  type HistorySample,
+  LEVEL_RANK,
+  MINUTE_MS,
+  stepStarts,
+} from "./history-database.js";
+
+type Db = InstanceType<typeof Database>;
+type Row = Record<string, unknown>;
+
+const LEVELS: readonly EventLevel[] = ["debug", "info", "warn", "error"];
+/** Sample tiers: the resolution of a row, in ms. */
+const SECOND_TIER = 1_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  worker_id TEXT,
+  task_id TEXT,
+  dataset_id TEXT,
+  barrier_id TEXT,
+  job_id TEXT,
+  message TEXT NOT NULL,
+  data_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, seq);
+CREATE INDEX IF NOT EXISTS events_worker ON events (worker_id, seq) WHERE worker_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_task ON events (task_id, seq) WHERE task_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_dataset ON events (dataset_id, seq) WHERE dataset_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_barrier ON events (barrier_id, seq) WHERE barrier_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS samples (
+  tier INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tier, at_ms)
+) WITHOUT ROWID;
+`;
+
+/**
+ * Opens (creating if needed) the history database at `path` through libsql, in WAL mode with
+ * full fsync, so an event a client saw survives `kill -9` once its batch was written. The series
+ * columns of `samples` follow {@link HISTORY_SERIES}: a series added later gets its column on the
+ * next start.
+ *
+ * @throws RuntimeError(Unavailable) when the file cannot be opened.
+ */
+export function openSqliteHistory(path: string): HistoryDatabase {
+  let db: Db;
+  try {
+    db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("busy_timeout = 5000");
+    db.exec(SCHEMA);
+    const columns = new Set(
+      (db.prepare("PRAGMA table_info(samples)").all() as Row[]).map((r) => String(r.name)),
+    );
+    for (const series of HISTORY_SERIES) {
+      if (!columns.has(series)) db.exec(`ALTER TABLE samples ADD COLUMN ${series} REAL`);
+    }
+  } catch (error) {
+    throw new RuntimeError(`cannot open history database "${path}"`, {
+      code: Code.Unavailable,
+      cause: error,
+    });
+  }
+
+  const seriesList = HISTORY_SERIES.join(", ");
+  const stmt = {
+    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+    setMeta: db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+    maxSeq: db.prepare("SELECT max(seq) AS seq FROM events"),
+    putEvent: db.prepare(
+      `INSERT OR REPLACE INTO events (seq, at_ms, type, level, source, worker_id, task_id, dataset_id,
+         barrier_id, job_id, message, data_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    putSample: db.prepare(
+      `INSERT OR REPLACE INTO samples (tier, at_ms, ${seriesList})
+       VALUES (${SECOND_TIER}, ?, ${HISTORY_SERIES.map(() => "?").join(", ")})`,
+    ),
+    rollUp: db.prepare(
+      `INSERT OR REPLACE INTO samples (tier, at_ms, ${seriesList})
+       SELECT ${MINUTE_MS}, (at_ms / ${MINUTE_MS}) * ${MINUTE_MS},
+         ${HISTORY_SERIES.map((s) => `avg(${s})`).join(", ")}
+       FROM samples WHERE tier = ${SECOND_TIER} AND at_ms < ? GROUP BY 2`,
+    ),
+    deleteSeconds: db.prepare(`DELETE FROM samples WHERE tier = ${SECOND_TIER} AND at_ms < ?`),
+    deleteSamples: db.prepare("DELETE FROM samples WHERE at_ms < ?"),
+    deleteOldEvents: db.prepare("DELETE FROM events WHERE at_ms < ?"),
+    deleteExtraEvents: db.prepare(
+      "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+    ),
+  };
+
+  const writeAll = db.transaction(
+    (events: readonly ApiEvent[], samples: readonly HistorySample[]) => {
+      for (const e of events) {
+        stmt.putEvent.run(
+          e.seq,
+          e.at,
+          e.type,
+          LEVEL_RANK[e.level],
+          e.source,
+          e.worker_id,
+          e.task_id,
+          e.dataset_id,
+          e.barrier_id,
+          e.job_id,
+          e.message,
+          JSON.stringify(e.data),
+        );
+      }
+      for (const s of samples) {
+        stmt.putSample.run(s.atMs, ...HISTORY_SERIES.map((name) => s.values[name] ?? null));
+      }
+    },
+  );
+  const compactAll = db.transaction((nowMs: number, retention: HistoryRetention) => {
+    const cut = Math.floor((nowMs - retention.fullResolutionMs) / MINUTE_MS) * MINUTE_MS;
+    stmt.rollUp.run(cut);
+    stmt.deleteSeconds.run(cut);
+    stmt.deleteSamples.run(nowMs - retention.retentionMs);
+    stmt.deleteOldEvents.run(nowMs - retention.retentionMs);
+    stmt.deleteExtraEvents.run(retention.maxEvents);
+  });
+
+  let closed = false;
+  return {
+    kind: "sqlite",
+    reservedSeq() {
+      const row = stmt.getMeta.get("reserved_seq") as Row | undefined;
+      const reserved = row === undefined ? 0 : Number(row.value);
+      // Belt and braces: never below what is stored (a database from before reservations).
+      const stored = Number((stmt.maxSeq.get() as Row | undefined)?.seq ?? 0);
+      return Math.max(reserved, stored);
+    },
+    reserveSeq(seq) {
+      stmt.setMeta.run("reserved_seq", String(seq));
+    },
+    write(events, samples) {
+      if (events.length === 0 && samples.length === 0) return;
+      writeAll.immediate(events, samples);
+    },
+    queryEvents(filter) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (clause: string, value: unknown) => {
+        where.push(clause);
+        params.push(value);
+      };
+      if (filter.beforeSeq !== undefined) add("seq < ?", filter.beforeSeq);
+      if (filter.afterSeq !== undefined) add("seq > ?", filter.afterSeq);
+      if (filter.minLevel !== undefined) add("level >= ?", LEVEL_RANK[filter.minLevel]);
+      if (filter.types !== undefined) {
+        where.push(`type IN (${filter.types.map(() => "?").join(", ") || "NULL"})`);
+        params.push(...filter.types);
+      }
+      if (filter.source !== undefined) add("source = ?", filter.source);
+      if (filter.workerId !== undefined) add("worker_id = ?", filter.workerId);
+      if (filter.taskId !== undefined) add("task_id = ?", filter.taskId);
+      if (filter.datasetId !== undefined) add("dataset_id = ?", filter.datasetId);
+      if (filter.barrierId !== undefined) add("barrier_id = ?", filter.barrierId);
+      if (filter.jobId !== undefined) add("job_id = ?", filter.jobId);
+      if (filter.text !== undefined) add("instr(lower(message), lower(?)) > 0", filter.text);
+      const sql = `SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY seq ${filter.order === "asc" ? "ASC" : "DESC"} LIMIT ?`;
+      params.push(filter.limit);
+      return (db.prepare(sql).all(...params) as Row[]).map(toEvent);
+    },
+    readSamples(query) {
+      const columns = query.series.map((s) => `avg(${s}) AS ${s}`).join(", ");
+      const rows = db
+        .prepare(
+          `SELECT CAST((at_ms - ?) / ? AS INTEGER) AS step, ${columns} FROM samples
+           WHERE at_ms >= ? AND at_ms < ? GROUP BY step ORDER BY step`,
+        )
+        .all(query.from, query.step_ms, query.from, query.to) as Row[];
+      return toResponse(query, rows);
+    },
+    compact(nowMs, retention) {
+      compactAll.immediate(nowMs, retention);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function toEvent(row: Row): ApiEvent {
+  const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  return {
+    seq: Number(row.seq),
+    type: String(row.type) as ApiEventType,
+    at: Number(row.at_ms),
+    level: LEVELS[Number(row.level)] ?? "info",
+    message: String(row.message),
+    source: String(row.source),
+    worker_id: text(row.worker_id),
+    task_id: text(row.task_id),
+    dataset_id: text(row.dataset_id),
+    barrier_id: text(row.barrier_id),
+    job_id: text(row.job_id),
+    data: JSON.parse(String(row.data_json)) as Record<string, unknown>,
+  };
+}
+
+function toResponse(query: HistoryQuery, rows: readonly Row[]): HistoryResponse {
+  const timestamps = stepStarts(query);
+  const series: Record<string, (number | null)[]> = {};
+  for (const name of query.series) series[name] = timestamps.map(() => null);
+  for (const row of rows) {
+    const step = Number(row.step);
+    if (step < 0 || step >= timestamps.length) continue;
+    for (const name of query.series) {
+      const value = row[name];
+      (series[name] as (number | null)[])[step] =
+        value === null || value === undefined ? null : Number(value);
+    }
+  }
+  return { from: query.from, to: query.to, step_ms: query.step_ms, timestamps, series };
+}

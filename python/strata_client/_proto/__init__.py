@@ -1,0 +1,1 @@
+"""Stubs generated from proto/coordinator.proto (see python/scripts/generate_stubs.py)."""

@@ -1,0 +1,184 @@
+"""The background heartbeat thread: one long-lived StreamHeartbeats stream per worker.
+
+It sends the worker's current state, step, epoch, task and resource usage every interval (or at
+once when asked), hands every response to the orchestrator (membership and pending commands), and
+keeps going through failures: `NOT_FOUND` (declared dead: register again, then reopen),
+`UNAVAILABLE` (follow the leader or try the next address after a backoff), `UNIMPLEMENTED`
+(a coordinator without streams: unary Heartbeat calls instead). It never blocks other calls: the
+orchestrator's barriers and reports run on the same channel in their own threads.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Iterator, Optional
+
+import grpc
+
+from ._proto import coordinator_pb2 as pb
+from .connection import Connection
+from .errors import StrataError
+
+log = logging.getLogger("strata_client")
+
+
+class Heartbeater:
+    """Runs heartbeats in a daemon thread until `stop()`.
+
+    Args:
+        connection: the client's channels.
+        interval_s: seconds between heartbeats (the coordinator's `heartbeat_interval_ms`, a third
+            of its timeout, unless the caller chose another).
+        build_request: makes the next HeartbeatRequest (called in a gRPC thread).
+        on_response: receives every acknowledged response (called in the heartbeat thread; an
+            exception it raises is logged and the thread goes on).
+        reregister: called after `NOT_FOUND` (the coordinator declared us dead or forgot us);
+            raises StrataError when registration fails (retried after a backoff).
+        use_stream: False to use unary Heartbeat calls from the start.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        interval_s: float,
+        build_request: Callable[[], pb.HeartbeatRequest],
+        on_response: Callable[[pb.HeartbeatResponse], None],
+        reregister: Callable[[], None],
+        *,
+        use_stream: bool = True,
+        name: str = "strata-heartbeat",
+    ) -> None:
+        self._conn = connection
+        self._interval_s = interval_s
+        self._build_request = build_request
+        self._on_response = on_response
+        self._reregister = reregister
+        self._stream_mode = use_stream
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._call: Optional[grpc.Future] = None
+        self._call_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.sent = 0
+        self.acknowledged = 0
+        self.reregistrations = 0
+        self.last_error: Optional[StrataError] = None
+
+    @property
+    def streaming(self) -> bool:
+        """Whether heartbeats go over StreamHeartbeats (False after falling back to unary calls)."""
+        return self._stream_mode
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def send_now(self) -> None:
+        """Sends the next heartbeat at once instead of at the end of the interval."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ends the stream and waits up to `timeout_s` for the thread. Idempotent."""
+        self._stop.set()
+        self._wake.set()
+        with self._call_lock:
+            call = self._call
+        if call is not None:
+            call.cancel()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        attempt = 0
+        redirects = 0
+        while not self._stop.is_set():
+            try:
+                address, stub = self._conn.stub()
+            except StrataError:
+                return  # the connection was closed
+            try:
+                if self._stream_mode:
+                    self._stream(stub)
+                else:
+                    self._unary(stub)
+                # The coordinator only ends a stream cleanly after we did; if it ever does so on
+                # its own, reopen after a short pause rather than in a tight loop.
+                attempt = 0
+                self._stop.wait(self._conn.backoff.delay_s(0))
+                continue
+            except grpc.RpcError as error:
+                if self._stop.is_set():
+                    return
+                code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+                method = "StreamHeartbeats" if self._stream_mode else "Heartbeat"
+                self.last_error = StrataError.from_rpc_error(error, method)
+                if code == grpc.StatusCode.NOT_FOUND:
+                    log.warning("the coordinator no longer knows this worker (%s); registering again",
+                                self.last_error.details)
+                    try:
+                        self._reregister()
+                        self.reregistrations += 1
+                        attempt = 0
+                        continue
+                    except StrataError as failure:
+                        self.last_error = failure
+                        log.warning("registering again failed: %s", failure)
+                elif code == grpc.StatusCode.UNIMPLEMENTED and self._stream_mode:
+                    log.info("the coordinator has no StreamHeartbeats; using unary Heartbeat calls")
+                    self._stream_mode = False
+                    continue
+                elif code == grpc.StatusCode.UNAVAILABLE:
+                    log.debug("heartbeats to %s failed: %s", address, self.last_error)
+                    if self._conn.note_unavailable(error, address) and redirects < 3:
+                        redirects += 1
+                        continue
+                elif code == grpc.StatusCode.CANCELLED and self._stop.is_set():
+                    return
+                else:
+                    log.warning("heartbeats failed: %s", self.last_error)
+            except StrataError as failure:  # raised by the response handler's callbacks
+                self.last_error = failure
+                log.warning("heartbeat handling failed: %s", failure)
+            redirects = 0
+            delay = self._conn.backoff.delay_s(attempt)
+            attempt += 1
+            self._stop.wait(delay)
+
+    def _requests(self) -> Iterator[pb.HeartbeatRequest]:
+        while not self._stop.is_set():
+            request = self._build_request()
+            self.sent += 1
+            yield request
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+
+    def _stream(self, stub) -> None:
+        call = stub.StreamHeartbeats(self._requests(), metadata=self._conn.metadata)
+        with self._call_lock:
+            self._call = call
+        if self._stop.is_set():
+            call.cancel()
+        try:
+            for response in call:
+                self._handle(response)
+        finally:
+            with self._call_lock:
+                self._call = None
+
+    def _unary(self, stub) -> None:
+        while not self._stop.is_set():
+            request = self._build_request()
+            self.sent += 1
+            response = stub.Heartbeat(request, timeout=self._conn.call_timeout_s, metadata=self._conn.metadata)
+            self._handle(response)
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+
+    def _handle(self, response: pb.HeartbeatResponse) -> None:
+        if not response.acknowledged:
+            return  # rate-limited: not recorded, nothing to read
+        self.acknowledged += 1
+        self.last_error = None
+        try:
+            self._on_response(response)
+        except Exception:  # a user's command listener must not stop the heartbeats
+            log.exception("handling a heartbeat response failed")
