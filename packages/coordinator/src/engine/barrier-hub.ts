@@ -324,7 +324,6 @@ export class BarrierHub {
     this.#close(g);
     this.#releasing.set(g.barrierId, g);
     const arrived = Object.freeze([...g.arrivals.keys()]);
-    const participants = arrived.length;
     const release: StoredBarrierRelease = {
       barrierId: g.barrierId,
       generation: g.generation,
