@@ -45,7 +45,7 @@ def generate(out_dir: Path, proto: Path = PROTO) -> None:
     plugin = find_tool("grpc_python_plugin", PLUGIN_CANDIDATES)
     out_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [protoc, f"-I{proto.parent}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
+        [protoc, f"-I{proto.parent}", f"--python_out={out_dir}", f"--pyi_out={out_dir}", f"--grpc_python_out={out_dir}",
          f"--plugin=protoc-gen-grpc_python={plugin}", str(proto)],
         check=True,
     )
@@ -55,8 +55,9 @@ def generate(out_dir: Path, proto: Path = PROTO) -> None:
     if absolute not in text:
         sys.exit(f"unexpected gRPC plugin output in {grpc_module}: no '{absolute.strip()}' line")
     grpc_module.write_text(HEADER + text.replace(absolute, "from . import coordinator_pb2 as coordinator__pb2\n"))
-    messages = out_dir / "coordinator_pb2.py"
-    messages.write_text(HEADER + messages.read_text())
+    for name in ("coordinator_pb2.py", "coordinator_pb2.pyi"):  # the .pyi types the messages for mypy
+        messages = out_dir / name
+        messages.write_text(HEADER + messages.read_text())
 
 
 def describe(stub_dir: Path) -> tuple[bytes, list[str]]:
@@ -96,7 +97,7 @@ def main() -> int:
         parser.error("--proto must name a file called coordinator.proto (the stubs are named after it)")
     if not args.check:
         generate(OUT_DIR, args.proto)
-        print(f"wrote {OUT_DIR.relative_to(REPO)}/coordinator_pb2.py and coordinator_pb2_grpc.py")
+        print(f"wrote {OUT_DIR.relative_to(REPO)}/coordinator_pb2.py, .pyi and coordinator_pb2_grpc.py")
         return 0
     with tempfile.TemporaryDirectory(prefix="strata-stubs-") as tmp:
         fresh = Path(tmp) / "fresh_proto"

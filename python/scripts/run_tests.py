@@ -6,7 +6,7 @@ these tests too.
     /usr/bin/python3 python/scripts/run_tests.py [pytest arguments...]
 
 Uses only the standard library until pytest is found: a Python without pytest, grpcio, protobuf,
-psutil, torch or pytest-timeout fails the run (and is counted as a failed suite) with the Debian
+psutil, torch, mypy or pytest-timeout fails the run (and is counted as a failed suite) with the Debian
 package to install. Exits non-zero when anything failed or nothing ran.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ REQUIRED = [
     ("google.protobuf", "python3-protobuf"),
     ("psutil", "python3-psutil"),
     ("torch", "python3-torch"),
+    ("mypy", "python3-mypy"),
 ]
 #: Longest a single test may run before it fails (a hang must not stall CI), in seconds.
 TEST_TIMEOUT_S = 180
@@ -82,7 +83,8 @@ def main() -> int:
             missing.append(f"{module} ({package}): {error}")
     if missing:
         print(f"{sys.executable} cannot import:\n  " + "\n  ".join(missing) +
-              "\ninstall them with `bash scripts/install-test-deps.sh` (Debian packages above)", file=sys.stderr)
+              "\ninstall them with `bash scripts/install-test-deps.sh` (Debian packages above; only "
+              "Debian's /usr/bin/python3 sees them, not a pyenv or venv Python)", file=sys.stderr)
         write(0, 1, 0, 1, 1)
         return 1
     import pytest

@@ -116,11 +116,11 @@ class Connection:
 
     @property
     def call_timeout_s(self) -> float:
-        return self._call_timeout_s  # type: ignore[return-value]
+        return self._call_timeout_s
 
     @property
     def retry_timeout_s(self) -> float:
-        return self._retry_timeout_s  # type: ignore[return-value]
+        return self._retry_timeout_s
 
     @property
     def backoff(self) -> Backoff:
@@ -205,7 +205,7 @@ class Connection:
         """
         per_attempt = self._call_timeout_s if timeout_s is None else timeout_s
         budget = self._retry_timeout_s if retry_timeout_s is None else retry_timeout_s
-        give_up_at = time.monotonic() + budget  # type: ignore[operator]
+        give_up_at = time.monotonic() + budget
         if deadline is not None:
             give_up_at = min(give_up_at, deadline)
         attempt = 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from typing import TYPE_CHECKING, Callable, Deque, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Deque, Iterator, Mapping, Optional, Sequence
 
 import grpc
 
@@ -28,6 +28,9 @@ MAX_PAGE_SIZE = 100_000
 MAX_PAGING_RESTARTS = 10
 #: Most ranges one progress report may carry (the coordinator's list limit is 1,024).
 MAX_RANGES_PER_REPORT = 512
+#: How long an iterator waits for the heartbeat thread to register the worker again after the
+#: coordinator declared it dead, in seconds.
+REREGISTER_WAIT_S = 30.0
 
 
 class DatasetRegistry:
@@ -154,7 +157,8 @@ class DatasetRegistry:
         if len(consumed) > 1024:
             raise InvalidArgument(f"consumed: at most 1024 ranges, got {len(consumed)}", field="consumed")
         ranges = []
-        for i, item in enumerate(consumed):
+        items: list[Any] = list(consumed)  # checked one by one: callers may pass anything
+        for i, item in enumerate(items):
             if not isinstance(item, Sequence) or len(item) != 2:
                 raise InvalidArgument(f"consumed[{i}]: must be a (start, end) pair", field="consumed")
             start = check_int(item[0], f"consumed[{i}].start")
@@ -459,7 +463,7 @@ class EpochSamples(Iterator[int]):
         ranges it returns are exactly what was not handed out)."""
         self._report_all()
         self._events = self._orch.membership_events
-        assignment = self._registry.get_assignment(self.dataset_id, self.epoch, page_size=self._page_size)
+        assignment = self._read_assignment()
         current_id = self._current.shard_id if self._current is not None and not self._current.empty else None
         shards = [_Shard(s.shard_id, s.remaining_ranges) for s in assignment.shards]
         first = [s for s in shards if s.shard_id == current_id]
@@ -470,6 +474,24 @@ class EpochSamples(Iterator[int]):
         if self._version >= 0:
             self.refetches += 1
         self._version = assignment.membership_version
+
+    def _read_assignment(self) -> Assignment:
+        """GetShardAssignments, riding out a short spell as a non-member: after a pause longer than
+        the heartbeat timeout the coordinator declares us dead (FAILED_PRECONDITION "not a live
+        member") until the heartbeat thread has registered us again."""
+        deadline = time.monotonic() + REREGISTER_WAIT_S
+        while True:
+            try:
+                return self._registry.get_assignment(self.dataset_id, self.epoch, page_size=self._page_size)
+            except StrataError as error:
+                heartbeating = self._orch.heartbeat_thread is not None
+                if (error.code != grpc.StatusCode.FAILED_PRECONDITION or not heartbeating
+                        or time.monotonic() >= deadline):
+                    raise
+                events = self._orch.membership_events
+                log.info("not a live member for the coordinator (%s); waiting to be registered again", error.details)
+                self._orch._wait_membership_event(events, min(1.0, max(0.0, deadline - time.monotonic())))
+                self._events = self._orch.membership_events
 
     def _find_more(self) -> bool:
         """Called when our list is empty: reads the assignment again; with `wait_for_epoch`, waits

@@ -69,7 +69,7 @@ class InvalidArgument(StrataError, ValueError):
 def _trailing(error: grpc.RpcError) -> dict[str, str]:
     """The error's trailing metadata as a dict (string values only; empty when there is none)."""
     try:
-        pairs = error.trailing_metadata() or ()  # type: ignore[attr-defined]
+        pairs = error.trailing_metadata() or ()
     except Exception:  # a non-call RpcError (e.g. from a closed channel) has no metadata
         return {}
     out: dict[str, str] = {}

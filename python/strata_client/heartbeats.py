@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Optional
 import grpc
 
 from ._proto import coordinator_pb2 as pb
+from ._proto import coordinator_pb2_grpc as pb_grpc
 from .connection import Connection
 from .errors import StrataError
 
@@ -42,7 +43,7 @@ class Heartbeater:
         connection: Connection,
         interval_s: float,
         build_request: Callable[[], pb.HeartbeatRequest],
-        on_response: Callable[[pb.HeartbeatResponse], None],
+        on_response: Callable[[pb.HeartbeatResponse], object],
         reregister: Callable[[], None],
         *,
         use_stream: bool = True,
@@ -151,7 +152,7 @@ class Heartbeater:
             self._wake.wait(self._interval_s)
             self._wake.clear()
 
-    def _stream(self, stub) -> None:
+    def _stream(self, stub: pb_grpc.CoordinatorStub) -> None:
         call = stub.StreamHeartbeats(self._requests(), metadata=self._conn.metadata)
         with self._call_lock:
             self._call = call
@@ -164,7 +165,7 @@ class Heartbeater:
             with self._call_lock:
                 self._call = None
 
-    def _unary(self, stub) -> None:
+    def _unary(self, stub: pb_grpc.CoordinatorStub) -> None:
         while not self._stop.is_set():
             request = self._build_request()
             self.sent += 1

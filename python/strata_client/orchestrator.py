@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Deque, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Mapping, Optional, Sequence, Union
 
 import grpc
 
@@ -38,9 +38,13 @@ from .validation import (
     check_int,
     check_map,
     check_optional_id,
+    check_optional_seconds,
     check_seconds,
     check_text,
 )
+
+if TYPE_CHECKING:
+    from .datasets import DatasetRegistry  # imported lazily at run time: datasets imports us
 
 log = logging.getLogger("strata_client")
 
@@ -194,7 +198,7 @@ class TrainingOrchestrator:
         labels = check_map(metadata, "metadata")
         check_bool(heartbeats, "heartbeats")
         check_bool(stream_heartbeats, "stream_heartbeats")
-        interval = check_seconds(heartbeat_interval_s, "heartbeat_interval_s", allow_none=True)
+        interval = check_optional_seconds(heartbeat_interval_s, "heartbeat_interval_s")
         if not (isinstance(resources, bool) or callable(resources)):
             raise InvalidArgument("resources: must be True, False or a function returning ResourceUsage",
                                   field="resources")
@@ -285,7 +289,7 @@ class TrainingOrchestrator:
         return self._heartbeater
 
     @property
-    def datasets(self) -> "DatasetRegistry":  # noqa: F821 (imported lazily: datasets imports us)
+    def datasets(self) -> DatasetRegistry:
         """The `DatasetRegistry` over this orchestrator's connection."""
         from .datasets import DatasetRegistry
 
@@ -326,7 +330,7 @@ class TrainingOrchestrator:
             resolved = _state(state)
             if resolved == WorkerState.UNKNOWN:
                 raise InvalidArgument("state: UNKNOWN is not a state to report", field="state")
-            status.state = int(resolved)
+            status.state = pb.WorkerStatus.State.Value(resolved.name)
         if step is not None:
             status.current_step = check_int(step, "step")
         if epoch is not None:
@@ -460,7 +464,7 @@ class TrainingOrchestrator:
         timeout = check_seconds(timeout_s, "timeout_s")
         if since_version is not None:
             check_int(since_version, "since_version")
-        deadline = time.monotonic() + timeout  # type: ignore[operator]
+        deadline = time.monotonic() + timeout
         with self._lock:
             floor = self._membership.version if since_version is None else since_version
             while self._membership.version <= floor:
@@ -478,7 +482,7 @@ class TrainingOrchestrator:
         check_int(world_size, "world_size", 1, MAX_INT32)
         timeout = check_seconds(timeout_s, "timeout_s")
         self._require_registered()
-        deadline = time.monotonic() + timeout  # type: ignore[operator]
+        deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 if self._membership.world_size >= world_size:
@@ -524,19 +528,19 @@ class TrainingOrchestrator:
         check_id(barrier_id, "barrier_id")
         check_int(step, "step")
         timeout = check_seconds(timeout_s, "timeout_s", minimum=0.0)
-        if timeout > 86_400:  # type: ignore[operator]
+        if timeout > 86_400:
             raise InvalidArgument("timeout_s: at most 86400 (one day)", field="timeout_s")
         check_bool(include_participant_ids, "include_participant_ids")
         info = self._require_registered()
-        deadline = time.monotonic() + timeout + BARRIER_GRACE_S  # type: ignore[operator]
+        deadline = time.monotonic() + timeout + BARRIER_GRACE_S
 
         def request(remaining: Optional[float]) -> pb.BarrierRequest:
-            left = (remaining if remaining is not None else timeout) - BARRIER_GRACE_S  # type: ignore[operator]
+            left = (remaining if remaining is not None else timeout) - BARRIER_GRACE_S
             return pb.BarrierRequest(worker_id=info.worker_id, barrier_id=barrier_id, step=step,
                                      timeout_ms=max(1, int(left * 1000)),
                                      include_participant_ids=include_participant_ids)
 
-        response = self._conn.unary("WaitBarrier", request, timeout_s=timeout + BARRIER_GRACE_S,  # type: ignore[operator]
+        response = self._conn.unary("WaitBarrier", request, timeout_s=timeout + BARRIER_GRACE_S,
                                     deadline=deadline)
         return BarrierResult(
             released=response.released,
@@ -603,7 +607,7 @@ class TrainingOrchestrator:
         response = self._conn.unary("NotifyCheckpoint", pb.CheckpointInfo(
             worker_id=info.worker_id, checkpoint_id=checkpoint_id, step=step, epoch=epoch,
             storage_path=storage_path, size_bytes=size_bytes, timestamp_ms=int(time.time() * 1000),
-            type=int(type), metadata=labels, job_id=job, rank=rank or 0, world_size=world_size or 0,
+            type=pb.CheckpointType.Value(CheckpointType(type).name), metadata=labels, job_id=job, rank=rank or 0, world_size=world_size or 0,
         ))
         return CheckpointAck(
             success=response.success,

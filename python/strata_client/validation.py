@@ -51,10 +51,13 @@ def check_int(value: object, name: str, minimum: int = 0, maximum: int = MAX_SAF
     return value
 
 
-def check_seconds(value: object, name: str, *, allow_none: bool = False, minimum: float = 0.0) -> Optional[float]:
-    """A duration in seconds: a finite number greater than `minimum` (None allowed when asked)."""
-    if value is None and allow_none:
-        return None
+def check_optional_seconds(value: object, name: str) -> Optional[float]:
+    """None, or a duration in seconds greater than 0 (see `check_seconds`)."""
+    return None if value is None else check_seconds(value, name)
+
+
+def check_seconds(value: object, name: str, *, minimum: float = 0.0) -> float:
+    """A duration in seconds: a finite number greater than `minimum`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgument(f"{name}: must be a number of seconds, got {type(value).__name__}", field=name)
     if not math.isfinite(value) or value <= minimum:

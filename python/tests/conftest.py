@@ -21,6 +21,10 @@ REPO = PYTHON_DIR.parent
 sys.path.insert(0, str(PYTHON_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+#: The test coordinators' heartbeat timeout: short, so deaths are seen quickly, with room for a
+#: loaded 2-core machine (three heartbeats must go missing before a live worker is declared dead).
+HEARTBEAT_TIMEOUT_MS = 1200
+
 INSTALL_HINT = "install it with `bash scripts/install-test-deps.sh` (Debian package {package})"
 
 
@@ -44,7 +48,7 @@ from strata_client.testing import CoordinatorProcess  # noqa: E402
 
 @pytest.fixture
 def start_coordinator(tmp_path: Path) -> Iterator[Callable[..., CoordinatorProcess]]:
-    """Starts coordinators (`start_coordinator("--heartbeat-timeout-ms", "900")`) in temp data
+    """Starts coordinators (`start_coordinator("--heartbeat-timeout-ms", "1200")`) in temp data
     directories; stops every one at the end and checks it shut down cleanly (exit code 0)."""
     started: list[CoordinatorProcess] = []
 
@@ -61,8 +65,8 @@ def start_coordinator(tmp_path: Path) -> Iterator[Callable[..., CoordinatorProce
 
 @pytest.fixture
 def coordinator(start_coordinator: Callable[..., CoordinatorProcess]) -> CoordinatorProcess:
-    """A coordinator with a 900 ms heartbeat timeout (workers heartbeat every 300 ms)."""
-    return start_coordinator("--heartbeat-timeout-ms", "900")
+    """A coordinator with a 1.2 s heartbeat timeout (workers heartbeat every 400 ms)."""
+    return start_coordinator("--heartbeat-timeout-ms", str(HEARTBEAT_TIMEOUT_MS))
 
 
 @pytest.fixture

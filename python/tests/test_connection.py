@@ -19,7 +19,7 @@ TOKEN = "s3cret-token-of-32-characters-xx"
 
 
 def test_auth_token_is_required_when_set(start_coordinator) -> None:
-    coordinator = start_coordinator("--heartbeat-timeout-ms", "900", "--auth-token", TOKEN)
+    coordinator = start_coordinator("--heartbeat-timeout-ms", "1200", "--auth-token", TOKEN)
     with TrainingOrchestrator(coordinator.grpc) as anonymous:
         with pytest.raises(StrataError) as caught:
             anonymous.register_worker("intruder")
@@ -42,7 +42,7 @@ def test_tls_with_a_token(start_coordinator, tmp_path: Path) -> None:
     subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                    check=True, capture_output=True)
-    coordinator = start_coordinator("--heartbeat-timeout-ms", "900", "--auth-token", TOKEN,
+    coordinator = start_coordinator("--heartbeat-timeout-ms", "1200", "--auth-token", TOKEN,
                                     "--tls-cert", str(cert), "--tls-key", str(key))
     with TrainingOrchestrator(coordinator.grpc, token=TOKEN, tls=True, root_certificates=str(cert)) as orch:
         assert orch.register_worker("secure").world_size == 1

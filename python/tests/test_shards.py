@@ -179,3 +179,25 @@ def test_samples_follow_a_restarted_coordinator(start_coordinator, tmp_path: Pat
         finally:
             orch.close()
             assert restarted.stop() == 0
+
+
+def test_samples_ride_out_being_declared_dead(coordinator: CoordinatorProcess) -> None:
+    from strata_client._proto import coordinator_pb2_grpc as pb_grpc
+
+    raw = pb_grpc.CoordinatorStub(grpc.insecure_channel(coordinator.grpc))
+    with TrainingOrchestrator(coordinator.grpc) as orch:
+        orch.register_worker("lazarus")
+        orch.datasets.register_dataset("ds", total_samples=200, shard_size=10, shuffle=False)
+        samples = orch.datasets.samples("ds", 0, report_every=5)
+        seen = samples.take(25)
+        samples.flush()
+        seen += samples.take(7)  # handed out, not reported when the coordinator forgets us
+        raw.DeregisterWorker(pb.WorkerInfo(worker_id="lazarus"), timeout=5)  # as if declared dead
+        for index in samples:
+            seen.append(index)
+        assert orch.heartbeat_thread.reregistrations == 1
+        # Nothing reported was served twice; the 7 unreported samples may have been (at least once).
+        assert sorted(set(seen)) == list(range(200))
+        assert len(seen) - len(set(seen)) <= 7
+        assert samples.lost_samples <= 7
+        assert orch.datasets.get_position("ds", 0).epoch_complete

@@ -71,6 +71,8 @@ export function HistoryChart({
   height,
   markers,
   yFormat,
+  yIncrements,
+  noValuesText,
 }: {
   title: string;
   series: readonly HistoryChartSeries[];
@@ -78,6 +80,10 @@ export function HistoryChart({
   height?: number;
   markers?: readonly ChartMarker[];
   yFormat?: (value: number) => string;
+  /** Tick increments of the y axis (see `TimeSeriesChart`). */
+  yIncrements?: readonly number[];
+  /** Shown when the window has samples but all of them are empty. */
+  noValuesText?: string;
 }) {
   const api = useApi();
   const names = useMemo(() => series.map((s) => s.name), [series]);
@@ -117,6 +123,8 @@ export function HistoryChart({
         {...(height === undefined ? {} : { height })}
         {...(markers === undefined ? {} : { markers })}
         {...(yFormat === undefined ? {} : { yFormat })}
+        {...(yIncrements === undefined ? {} : { yIncrements })}
+        {...(noValuesText === undefined ? {} : { noValuesText })}
         emptyText={history.isPending ? "Loading history…" : "No samples in this window"}
       />
     </section>

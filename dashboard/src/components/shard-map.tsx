@@ -29,6 +29,7 @@ export function movedShards(
 }
 
 function cellSizeFor(count: number): number {
+  if (count <= 100) return 28;
   if (count <= 400) return 20;
   if (count <= 2_000) return 12;
   if (count <= 10_000) return 6;
@@ -68,6 +69,7 @@ export function ShardMap({
     setWidth(Math.max(120, container.clientWidth));
     return () => observer.disconnect();
   }, []);
+  const mutedFill = dark ? "#71717a" : "#52525b";
 
   useEffect(() => {
     const canvas = canvasRef.current;
@@ -79,7 +81,8 @@ export function ShardMap({
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, columns * cell, rows * cell);
     const empty = dark ? "#27272a" : "#e4e4e7";
-    const unowned = dark ? "#52525b" : "#a1a1aa";
+    const complete = dark ? "#71717a" : "#52525b";
+    const outline = dark ? "#52525b" : "#a1a1aa";
     const gap = cell >= 8 ? 1 : 0;
     const { total_samples: totalSamples, shard_size: size } = detail.dataset;
     for (let i = 0; i < count; i++) {
@@ -91,15 +94,28 @@ export function ShardMap({
       const owner = detail.owner[i] ?? -1;
       ctx.fillStyle = empty;
       ctx.fillRect(x, y, inner, inner);
-      const color = owner === -1 ? unowned : (colors[owner] ?? unowned);
-      // The owner's colour at low strength for the unread part, full strength for the read part.
-      ctx.globalAlpha = owner === -1 ? 1 : 0.3;
-      ctx.fillStyle = color;
-      ctx.fillRect(x, y, inner, inner);
-      ctx.globalAlpha = 1;
-      if (owner !== -1 && fraction > 0) {
-        const h = Math.max(1, Math.round(inner * fraction));
-        ctx.fillRect(x, y + inner - h, inner, h);
+      if (owner === -1) {
+        if (fraction >= 1) {
+          // Consumed in full: nobody needs to hold it any more.
+          ctx.fillStyle = complete;
+          ctx.fillRect(x, y, inner, inner);
+        } else if (cell >= 6) {
+          // Not finished and held by nobody (no live worker): an outlined cell.
+          ctx.strokeStyle = outline;
+          ctx.lineWidth = 1;
+          ctx.strokeRect(x + 0.5, y + 0.5, inner - 1, inner - 1);
+        }
+      } else {
+        const color = colors[owner] ?? complete;
+        // The owner's colour faint for the unread part, full for the read part.
+        ctx.globalAlpha = 0.3;
+        ctx.fillStyle = color;
+        ctx.fillRect(x, y, inner, inner);
+        ctx.globalAlpha = 1;
+        if (fraction > 0) {
+          const h = Math.max(1, Math.round(inner * fraction));
+          ctx.fillRect(x, y + inner - h, inner, h);
+        }
       }
       if (moved.has(i) && cell >= 6) {
         ctx.strokeStyle = dark ? "#fafafa" : "#18181b";
@@ -144,6 +160,38 @@ export function ShardMap({
           onMouseLeave={() => setHover(null)}
         />
       </div>
+      <ul className="mt-2 flex flex-wrap gap-x-4 gap-y-1 text-xs muted" aria-label="Legend">
+        <li className="inline-flex items-center gap-1.5">
+          <span className="inline-block h-3 w-3 rounded-sm bg-teal-600/30" aria-hidden="true" />
+          held, unread (owner's colour, faint)
+        </li>
+        <li className="inline-flex items-center gap-1.5">
+          <span className="inline-block h-3 w-3 rounded-sm bg-teal-600" aria-hidden="true" />
+          read
+        </li>
+        <li className="inline-flex items-center gap-1.5">
+          <span
+            className="inline-block h-3 w-3 rounded-sm"
+            style={{ background: mutedFill }}
+            aria-hidden="true"
+          />
+          complete
+        </li>
+        <li className="inline-flex items-center gap-1.5">
+          <span
+            className="inline-block h-3 w-3 rounded-sm border border-zinc-400"
+            aria-hidden="true"
+          />
+          unfinished, no holder
+        </li>
+        <li className="inline-flex items-center gap-1.5">
+          <span
+            className="inline-block h-3 w-3 rounded-sm border-2 border-zinc-900 dark:border-zinc-100"
+            aria-hidden="true"
+          />
+          moved in the last rebalance
+        </li>
+      </ul>
       <p className="mt-2 min-h-5 text-sm" aria-live="polite">
         {hover === null ? (
           <span className="muted">Hover a shard to see its owner and progress.</span>

@@ -5,23 +5,30 @@ export function StatCard({
   label,
   value,
   detail,
-  tone = "neutral",
+  detailTone = "neutral",
 }: {
   label: string;
   value: ReactNode;
   detail?: ReactNode;
-  tone?: "neutral" | "bad";
+  /** `bad` colours the detail line red (dead workers). */
+  detailTone?: "neutral" | "bad";
 }) {
   return (
     <section className="card px-4 py-3" aria-label={label}>
       <h2 className="text-xs font-medium tracking-wide uppercase muted">{label}</h2>
       <p
-        className={`mt-1 text-2xl font-semibold tabular-nums ${tone === "bad" ? "text-red-700 dark:text-red-400" : ""}`}
+        className="mt-1 text-2xl font-semibold tabular-nums"
         data-testid={`stat-${label.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`}
       >
         {value}
       </p>
-      {detail === undefined ? null : <p className="mt-0.5 text-xs muted">{detail}</p>}
+      {detail === undefined ? null : (
+        <p
+          className={`mt-0.5 text-xs ${detailTone === "bad" ? "font-medium text-red-700 dark:text-red-400" : "muted"}`}
+        >
+          {detail}
+        </p>
+      )}
     </section>
   );
 }

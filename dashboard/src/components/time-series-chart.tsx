@@ -39,11 +39,26 @@ export interface TimeSeriesChartProps {
   height?: number;
   /** Formats the y axis ticks (default: the first series' format). */
   yFormat?: (value: number) => string;
+  /** Tick increments of the y axis (e.g. {@link BINARY_INCREMENTS} for bytes); default uPlot's decimal ones. */
+  yIncrements?: readonly number[];
   markers?: readonly ChartMarker[];
   /** The x range shown, ms since the epoch; default the data's own range. */
   range?: { from: number; to: number };
-  /** Shown over an empty chart (default "No samples in this window"). */
+  /** Shown over a chart without samples (default "No samples in this window"). */
   emptyText?: string;
+  /** Shown over a chart whose samples are all empty (default "Nothing recorded in this window"). */
+  noValuesText?: string;
+}
+
+/** Tick increments for byte quantities: 1, 2, 4 … 512 of each binary unit, so ticks read "256 KiB", "1.0 MiB". */
+export const BINARY_INCREMENTS: readonly number[] = Array.from({ length: 6 }, (_, unit) =>
+  Array.from({ length: 10 }, (_, i) => 2 ** i * 1024 ** unit),
+).flat();
+
+/** Width of the y axis in CSS px: the longest tick label at ~7 px a character, plus the ticks. */
+function axisSize(_u: uPlot, values: string[] | null): number {
+  const longest = Math.max(3, ...(values ?? []).map((v) => v.length));
+  return Math.ceil(longest * 7 + 18);
 }
 
 const defaultFormat = (value: number): string =>
@@ -82,8 +97,9 @@ function markerPlugin(getMarkers: () => readonly ChartMarker[]): uPlot.Plugin {
 /**
  * A time-series line chart drawn by uPlot (canvas; fast with thousands of points). Created once
  * per theme and series set; new data is handed to the same plot with `setData`, so a once-a-
- * second update costs one redraw. The container carries `data-points` and `data-first-at` for
- * tests, and an accessible name with the latest values.
+ * second update costs one redraw. The container carries `data-points`, `data-first-at` (ms) and
+ * `data-peak` (the first series' largest value) for tests, and an accessible name with the latest
+ * values.
  */
 export function TimeSeriesChart(props: TimeSeriesChartProps) {
   const { title, series, data, height = 180, markers = [], range } = props;
@@ -132,7 +148,8 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
           stroke: axisColor,
           grid: { stroke: gridColor },
           ticks: { stroke: gridColor },
-          size: 60,
+          size: axisSize,
+          ...(props.yIncrements === undefined ? {} : { incrs: [...props.yIncrements] }),
           values: (_u, ticks) => ticks.map((t) => formatRef.current(t)),
         },
       ],
@@ -166,7 +183,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       plot.destroy();
       plotRef.current = null;
     };
-  }, [dark, seriesKey, height]);
+  }, [dark, seriesKey, height, props.yIncrements]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: markers and range are read through refs at draw time; a change redraws.
   useEffect(() => {
@@ -174,6 +191,10 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   }, [data, markers, range?.from, range?.to, series.length]);
 
   const points = data.x.length;
+  let peak = Number.NEGATIVE_INFINITY;
+  for (const v of data.ys[0] ?? []) if (v !== null && v > peak) peak = v;
+  // Points whose every series is null (e.g. no barrier released) draw nothing: say so.
+  const anyValue = data.ys.some((column) => column.some((v) => v !== null));
   const latest = series
     .map((s, i) => {
       const column = data.ys[i] ?? [];
@@ -189,13 +210,16 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
         aria-label={`${title}: ${points === 0 ? "no samples" : `latest ${latest}`}`}
         data-points={points}
         data-first-at={data.x[0] ?? ""}
+        data-peak={Number.isFinite(peak) ? peak : ""}
         data-testid={`chart-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`}
         className="w-full"
         style={{ minHeight: height }}
       />
-      {points === 0 ? (
+      {points === 0 || !anyValue ? (
         <p className="pointer-events-none absolute inset-x-0 top-1/3 text-center text-sm muted">
-          {props.emptyText ?? "No samples in this window"}
+          {points === 0
+            ? (props.emptyText ?? "No samples in this window")
+            : (props.noValuesText ?? "Nothing recorded in this window")}
         </p>
       ) : null}
     </div>

@@ -74,6 +74,54 @@ describe("live handlers", () => {
     }
   });
 
+  test("a list fetched before the newest tick is brought up to date by it; a newer list is not", async () => {
+    const queryClient = new QueryClient();
+    const handlers = createLiveHandlers(queryClient, createLiveStore());
+    try {
+      const tick = {
+        id: "w-0",
+        state: "idle" as const,
+        alive: true,
+        last_heartbeat: 1_400,
+        current_step: 0,
+        current_epoch: 0,
+        current_task: "",
+        step_rate: null,
+        samples_consumed: 0,
+        cpu_percent: null,
+        memory_used_bytes: null,
+      };
+      handlers.onTick({ at: 1_500, sample: {}, workers: [tick] });
+      // The coordinator answered at 900 + 100 = 1,000: before the tick (the registration race).
+      const stale = workerFixture({
+        state: "initializing",
+        last_heartbeat: 900,
+        heartbeat_age_ms: 100,
+      });
+      await queryClient.fetchQuery({ queryKey: queryKeys.workers.list, queryFn: () => [stale] });
+      expect(queryClient.getQueryData<WorkersResponse>(queryKeys.workers.list)?.[0]?.state).toBe(
+        "idle",
+      );
+      // Answered at 1,600: after the tick, so the list wins.
+      const fresh = workerFixture({
+        state: "training",
+        last_heartbeat: 1_550,
+        heartbeat_age_ms: 50,
+      });
+      await queryClient.fetchQuery({
+        queryKey: queryKeys.workers.list,
+        queryFn: () => [fresh],
+        staleTime: 0,
+      });
+      expect(queryClient.getQueryData<WorkersResponse>(queryKeys.workers.list)?.[0]?.state).toBe(
+        "training",
+      );
+    } finally {
+      handlers.dispose();
+      queryClient.clear();
+    }
+  });
+
   test("a reconnect or a reset refetches everything", () => {
     const queryClient = new QueryClient();
     const handlers = createLiveHandlers(queryClient, createLiveStore());

@@ -4,6 +4,7 @@ import type {
   TasksResponse,
   WorkerDetailResponse,
   WorkersResponse,
+  WorkerTick,
 } from "@strata/coordinator/api";
 import type { QueryClient, QueryKey } from "@tanstack/react-query";
 import type { ApiClient } from "../api/api-client.js";
@@ -80,13 +81,38 @@ export function createLiveHandlers(queryClient: QueryClient, store: LiveStore): 
   const refetchAll = (): void => {
     void queryClient.invalidateQueries();
   };
+  // The newest tick of each worker with the coordinator time it describes, so a list fetched
+  // while ticks arrived (an answer computed before the newest tick) is brought up to date.
+  const latestTicks = new Map<string, { at: number; tick: WorkerTick }>();
+  const unsubscribeCache = queryClient.getQueryCache().subscribe((event) => {
+    if (event.type !== "updated" || event.action.type !== "success" || event.action.manual) return;
+    if (JSON.stringify(event.query.queryKey) !== LIST_KEY) return;
+    const data = event.query.state.data as WorkersResponse | undefined;
+    if (data === undefined || latestTicks.size === 0) return;
+    const newer = newerTicks(data, latestTicks);
+    if (newer.length > 0) {
+      queryClient.setQueryData<WorkersResponse>(queryKeys.workers.list, (old) =>
+        old === undefined ? old : applyWorkerTicks(old, newer),
+      );
+    }
+  });
 
   const applyTick = (tick: StreamTick): void => {
     store.addTick(tick);
     if (tick.workers.length === 0) return;
-    queryClient.setQueryData<WorkersResponse>(queryKeys.workers.list, (old) =>
-      old === undefined ? old : applyWorkerTicks(old, tick.workers),
-    );
+    for (const worker of tick.workers) latestTicks.set(worker.id, { at: tick.at, tick: worker });
+    for (const [id, entry] of latestTicks) if (tick.at - entry.at > 60_000) latestTicks.delete(id);
+    const list = queryClient.getQueryData<WorkersResponse>(queryKeys.workers.list);
+    if (list !== undefined) {
+      queryClient.setQueryData<WorkersResponse>(
+        queryKeys.workers.list,
+        applyWorkerTicks(list, tick.workers),
+      );
+      // A worker the list does not have yet (its registration event may be in flight): refetch.
+      const known = new Set(list.map((w) => w.id));
+      if (tick.workers.some((w) => !known.has(w.id)))
+        invalidator.invalidate(queryKeys.workers.list);
+    }
     const details = queryClient.getQueryCache().findAll({ queryKey: ["workers", "detail"] });
     if (details.length > 0) {
       const byId = new Map(tick.workers.map((worker) => [worker.id, worker]));
@@ -128,8 +154,31 @@ export function createLiveHandlers(queryClient: QueryClient, store: LiveStore): 
       for (const key of keysForEvent(event)) invalidator.invalidate(key, windowFor(key));
     },
     onReset: refetchAll,
-    dispose: () => invalidator.dispose(),
+    dispose: () => {
+      unsubscribeCache();
+      invalidator.dispose();
+    },
   };
+}
+
+const LIST_KEY = JSON.stringify(queryKeys.workers.list);
+
+/**
+ * The stored ticks newer than a fetched workers list: the coordinator answered at
+ * `last_heartbeat + heartbeat_age_ms` (its clock), so a tick computed after that is newer.
+ */
+export function newerTicks(
+  workers: WorkersResponse,
+  latest: ReadonlyMap<string, { at: number; tick: WorkerTick }>,
+): WorkerTick[] {
+  const newer: WorkerTick[] = [];
+  for (const worker of workers) {
+    const entry = latest.get(worker.id);
+    if (entry !== undefined && entry.at > worker.last_heartbeat + worker.heartbeat_age_ms) {
+      newer.push(entry.tick);
+    }
+  }
+  return newer;
 }
 
 /** Options for {@link connectLive}. */

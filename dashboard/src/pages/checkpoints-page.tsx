@@ -78,7 +78,11 @@ export const checkpointColumns = [
   }),
   column.accessor("path", {
     header: "Path (rank 0)",
-    cell: (info) => <span className="font-mono text-xs">{info.getValue()}</span>,
+    cell: (info) => (
+      <span className="block max-w-xs truncate font-mono text-xs" title={info.getValue()}>
+        {info.getValue()}
+      </span>
+    ),
   }),
 ] as ColumnDef<CheckpointResponse, unknown>[];
 

@@ -6,11 +6,10 @@ import { MembershipTimeline } from "../components/membership-timeline.js";
 import { PageHeader } from "../components/page-header.js";
 import { ErrorNotice } from "../components/query-status.js";
 import { StatCard } from "../components/stat-card.js";
+import { BINARY_INCREMENTS } from "../components/time-series-chart.js";
 import { useChartWindow, WindowSelect } from "../components/window-select.js";
 import { formatBytesPerSecond, formatCount, formatDecimal } from "../format.js";
 import { useLatestSample } from "../live/use-live.js";
-
-const MIB = 1024 * 1024;
 
 const STEPS: HistoryChartSeries[] = [
   {
@@ -33,10 +32,9 @@ const SAMPLES: HistoryChartSeries[] = [
 const CHECKPOINT: HistoryChartSeries[] = [
   {
     name: "checkpoint_bytes_per_second",
-    label: "Checkpoint MiB/s",
+    label: "Checkpoint bytes/s",
     color: "#d97706",
-    transform: (v) => v / MIB,
-    format: (v) => `${formatDecimal(v)} MiB/s`,
+    format: formatBytesPerSecond,
     fill: true,
   },
 ];
@@ -96,7 +94,7 @@ export function OverviewPage() {
               ? undefined
               : `${formatCount(total)} known · ${dead === null || dead === undefined ? "—" : formatCount(dead)} dead`
           }
-          tone={dead !== null && dead !== undefined && dead > 0 ? "bad" : "neutral"}
+          detailTone={dead !== null && dead !== undefined && dead > 0 ? "bad" : "neutral"}
         />
         <StatCard
           label="Steps/s"
@@ -114,7 +112,7 @@ export function OverviewPage() {
           detail={
             m === undefined
               ? "bytes recorded, last 60 s"
-              : `${formatCount(m.checkpoint_steps_complete)} steps complete`
+              : `${formatCount(m.checkpoint_steps_complete)} ${m.checkpoint_steps_complete === 1 ? "step" : "steps"} complete`
           }
         />
         <StatCard
@@ -128,8 +126,18 @@ export function OverviewPage() {
       <div className="grid gap-3 xl:grid-cols-2">
         <HistoryChart title="Steps per second" series={STEPS} windowMs={window.ms} />
         <HistoryChart title="Samples per second" series={SAMPLES} windowMs={window.ms} />
-        <HistoryChart title="Checkpoint throughput" series={CHECKPOINT} windowMs={window.ms} />
-        <HistoryChart title="Barrier wait" series={BARRIER} windowMs={window.ms} />
+        <HistoryChart
+          title="Checkpoint throughput"
+          series={CHECKPOINT}
+          windowMs={window.ms}
+          yIncrements={BINARY_INCREMENTS}
+        />
+        <HistoryChart
+          title="Barrier wait"
+          series={BARRIER}
+          windowMs={window.ms}
+          noValuesText="No barrier released in this window"
+        />
       </div>
       <div className="mt-3">
         <MembershipTimeline windowMs={window.ms} />

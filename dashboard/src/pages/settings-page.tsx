@@ -204,6 +204,7 @@ function CoordinatorInfo() {
       <QueryStatus query={status}>
         {(s) => (
           <DefinitionGrid
+            columns={2}
             items={[
               ["Version", s.version],
               ["Role", s.role],

@@ -127,7 +127,7 @@ export function TaskDetailPage() {
                 )}
               </section>
               <section className="card p-4" aria-label="Task logs">
-                <h2 className="mb-2 text-sm font-semibold">Logs</h2>
+                <h2 className="mb-2 text-sm font-semibold">Logs, newest first</h2>
                 <QueryStatus query={logs} loadingLabel="Loading logs…">
                   {(lines) =>
                     lines.length === 0 ? (
@@ -137,13 +137,15 @@ export function TaskDetailPage() {
                         className="max-h-96 overflow-auto font-mono text-xs"
                         data-testid="task-logs"
                       >
-                        {[...lines].reverse().map((line) => (
-                          <li key={line.id} className="flex gap-2 py-0.5">
-                            <span className="muted">{formatTimestamp(line.timestamp)}</span>
-                            <ToneBadge tone={LEVEL_TONE[line.level]}>{line.level}</ToneBadge>
-                            <span className="whitespace-pre-wrap">{line.message}</span>
-                          </li>
-                        ))}
+                        {[...lines]
+                          .sort((a, b) => b.timestamp - a.timestamp)
+                          .map((line) => (
+                            <li key={line.id} className="flex gap-2 py-0.5">
+                              <span className="muted">{formatTimestamp(line.timestamp)}</span>
+                              <ToneBadge tone={LEVEL_TONE[line.level]}>{line.level}</ToneBadge>
+                              <span className="whitespace-pre-wrap">{line.message}</span>
+                            </li>
+                          ))}
                       </ol>
                     )
                   }

@@ -219,7 +219,9 @@ export function WorkerDetailPage() {
               {events.length === 0 ? (
                 <EmptyState title="No events for this worker" />
               ) : (
-                <EventList events={[...events].reverse()} label="Worker events, newest first" />
+                <div className="max-h-96 overflow-auto">
+                  <EventList events={[...events].reverse()} label="Worker events, newest first" />
+                </div>
               )}
             </section>
           </div>

@@ -35,7 +35,6 @@ import {
 import {
   type BackpressurePolicy,
   type CheckpointManagerStats,
-  type CheckpointRef,
   type SaveHandle,
   SavePipeline,
   type StepCommitMode,
@@ -235,7 +234,18 @@ export class CheckpointManager implements AsyncDisposable {
       persistTimeoutMs: this.#persistTimeoutMs,
       clock: this.#clock,
       logger: this.#logger,
-      onCommitted: () => this.#scheduleRetention(),
+      // Retention runs on rank 0 after each of its commits, and on whichever rank completes a
+      // step (when that rank has a retention policy too), right after the step commits.
+      onCommitted: (_ref, createdStep) => {
+        if (this.rank === 0 || createdStep) this.#scheduleRetention();
+      },
+      // A process that starts saving first clears what a killed predecessor left (bounded, like
+      // every run), so kills in a row cannot pile up steps that no run got to delete.
+      beforeFirstWrite: async () => {
+        if (this.#retention === undefined || (this.rank !== 0 && this.worldSize > 1)) return;
+        this.#scheduleRetention();
+        await this.#retentionIdle();
+      },
     });
   }
 

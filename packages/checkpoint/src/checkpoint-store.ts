@@ -407,6 +407,56 @@ export class CheckpointStore {
     return undefined;
   }
 
+  /**
+   * One rank's part of a committed step, checked without reading data: its rank manifest (by the
+   * checksum the step manifest records) and the sizes of its packs. `problem` says what is wrong.
+   */
+  async committedPart(
+    step: number,
+    rank: number,
+    options: CallOptions = {},
+  ): Promise<{
+    manifest?: RankManifest;
+    rankManifestKey: string;
+    worldSize: number;
+    problem?: string;
+  }> {
+    const stepDir = this.layout.stepDir(step);
+    let read: ReadStep | undefined;
+    try {
+      read = await this.readStepManifest(step, options);
+    } catch (error) {
+      const e = RuntimeError.from(error);
+      if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
+      return { rankManifestKey: "", worldSize: 0, problem: e.rawMessage };
+    }
+    const entry = read?.manifest.ranks[rank];
+    if (read === undefined || entry === undefined) {
+      return {
+        rankManifestKey: "",
+        worldSize: read?.manifest.worldSize ?? 0,
+        problem: `it has no rank ${rank}`,
+      };
+    }
+    const rankManifestKey = `${stepDir}${entry.manifestKey}`;
+    try {
+      const manifest = await this.readCommittedRankManifest(step, entry, options);
+      const problem = (
+        await this.#packProblems(this.layout.rankDir(step, rank), manifest.objects, options)
+      )[0];
+      return {
+        manifest,
+        rankManifestKey,
+        worldSize: read.manifest.worldSize,
+        ...(problem === undefined ? {} : { problem: problem.message }),
+      };
+    } catch (error) {
+      const e = RuntimeError.from(error);
+      if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
+      return { rankManifestKey, worldSize: read.manifest.worldSize, problem: e.rawMessage };
+    }
+  }
+
   /** The step manifest and every rank manifest of a complete step (no data is read). */
   async describe(step: number, options: CallOptions = {}): Promise<CheckpointDescription> {
     const read = await this.readStepManifest(step, options);

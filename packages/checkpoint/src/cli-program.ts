@@ -57,7 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   const withManager = async (
     options: CommonOptions,
-    fn: (manager: CheckpointManager) => Promise<number>,
+    fn: (manager: CheckpointManager, storage: StorageBackend) => Promise<number>,
   ): Promise<void> => {
     let storage: StorageBackend | undefined;
     try {
@@ -66,8 +66,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         storage,
         prefix: options.prefix,
         jobId: options.job,
+        // The CLI cannot know whether a coordinator commits this job's steps, so prune leaves
+        // partial steps alone for --orphan-grace-ms (see RetentionPolicy.orphanGraceMs).
+        stepCommit: "manual",
       });
-      code = await fn(manager);
+      code = await fn(manager, storage);
     } finally {
       await storage?.close();
     }
@@ -75,10 +78,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   common(program.command("list"))
     .description("list committed checkpoints (step, epoch, ranks, size)")
-    .option("--all", "also show partial and corrupt steps")
+    .option("--all", "also show partial, corrupt and deleting steps")
     .action(async (options: CommonOptions & { all?: boolean }) => {
-      await withManager(options, async (manager) => {
+      await withManager(options, async (manager, storage) => {
         const list = await manager.list({ includePartial: options.all ?? false });
+        if (list.length === 0) {
+          const missing = await missingJob(storage, manager, options);
+          if (missing !== undefined) {
+            io.stderr.write(missing);
+            return EXIT.notFound;
+          }
+        }
         if (options.json) out(`${JSON.stringify(list, null, 2)}\n`);
         else out(formatList(list));
         return EXIT.ok;
@@ -105,10 +115,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(
       async (stepText: string | undefined, options: CommonOptions & { progress: boolean }) => {
         const only = stepText === undefined ? undefined : parseCount(stepText, "step");
-        await withManager(options, async (manager) => {
+        await withManager(options, async (manager, storage) => {
           const steps = only === undefined ? (await manager.list()).map((c) => c.step) : [only];
           if (steps.length === 0) {
-            io.stderr.write(`no complete checkpoints for job ${options.job}\n`);
+            io.stderr.write(
+              (await missingJob(storage, manager, options)) ??
+                `strata-checkpoint: job ${options.job} has no complete checkpoints\n`,
+            );
             return EXIT.notFound;
           }
           const reports: VerifyReport[] = [];
@@ -160,7 +173,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           dryRun?: boolean;
         },
       ) => {
-        await withManager(options, async (manager) => {
+        await withManager(options, async (manager, storage) => {
+          const missing = await missingJob(storage, manager, options);
+          if (missing !== undefined) {
+            io.stderr.write(missing);
+            return EXIT.notFound;
+          }
           const result = await manager.prune({
             keepLast: options.keepLast,
             ...(options.keepEvery === undefined ? {} : { keepEvery: options.keepEvery }),
@@ -198,6 +216,39 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (e.code === Code.NotFound) return EXIT.notFound;
     return EXIT.failure;
   }
+}
+
+/** Most keys read when looking for the job under other prefixes (a hint, not a search). */
+const HINT_SCAN_KEYS = 10_000;
+
+/**
+ * Undefined when the job has anything under its prefix; otherwise the message saying so, with
+ * the prefixes under which this job's checkpoints were found (a forgotten `--prefix`).
+ */
+async function missingJob(
+  storage: StorageBackend,
+  manager: CheckpointManager,
+  options: CommonOptions,
+): Promise<string | undefined> {
+  for await (const _ of storage.list(manager.jobRoot, { pageSize: 1 })) return undefined;
+  const where = options.prefix === "" ? "at the storage root" : `under prefix "${options.prefix}"`;
+  const found = new Set<string>();
+  const marker = `${options.job}/step-`;
+  let seen = 0;
+  for await (const info of storage.list("")) {
+    const at = info.key.indexOf(marker);
+    if (at === 0 || (at > 0 && info.key[at - 1] === "/")) {
+      found.add(at === 0 ? "" : info.key.slice(0, at - 1));
+    }
+    if (++seen >= HINT_SCAN_KEYS) break;
+  }
+  const hint =
+    found.size === 0
+      ? ""
+      : `; found it ${[...found]
+          .map((p) => (p === "" ? "at the storage root (no --prefix)" : `with --prefix ${p}`))
+          .join(", ")}`;
+  return `strata-checkpoint: job ${options.job} has no checkpoints ${where} in ${options.storage}${hint}\n`;
 }
 
 function parseCount(text: string, name: string): number {
@@ -248,15 +299,21 @@ export function formatBytes(bytes: number): string {
 }
 
 function formatList(list: CheckpointInfo[]): string {
-  if (list.length === 0) return "no checkpoints\n";
-  const rows = list.map((c) => [
-    String(c.step),
-    String(c.epoch),
-    c.state === "complete" ? `${c.ranks.length}/${c.worldSize}` : `${c.ranks.length}/?`,
-    formatBytes(c.totalSizeBytes),
-    new Date(c.createdAtMs).toISOString(),
-    c.state + (c.problem ? ` (${c.problem})` : ""),
-  ]);
+  if (list.length === 0) return "no complete checkpoints (--all also shows partial ones)\n";
+  const rows = list.map((c) => {
+    // A partial step whose ranks committed nothing has no epoch or world size to show.
+    const unknown = c.worldSize === 0;
+    return [
+      String(c.step),
+      unknown ? "-" : String(c.epoch),
+      `${c.ranks.length}/${unknown ? "?" : c.worldSize}`,
+      formatBytes(c.totalSizeBytes),
+      new Date(c.createdAtMs).toISOString(),
+      c.state +
+        (c.problem ? ` (${c.problem})` : "") +
+        (c.note && c.state !== "complete" ? `: ${c.note}` : ""),
+    ];
+  });
   return table(["STEP", "EPOCH", "RANKS", "SIZE", "CREATED", "STATE"], rows);
 }
 

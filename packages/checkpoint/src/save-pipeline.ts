@@ -65,6 +65,14 @@ export interface CheckpointRef {
   rawSizeBytes: number;
   /** Time from the start of the write to the commit, in ms. */
   persistMs: number;
+  /** The save attempt whose data is this rank's part of the step (the folder it lives in). */
+  attemptId: string;
+  /**
+   * False when the step was committed by another process with an intact part of this rank from
+   * an earlier attempt (after a restart, another rank completed the step with it), so the bytes
+   * of this save are not used (retention removes them). The step is committed either way.
+   */
+  ownAttemptCommitted: boolean;
 }
 
 /** What `save` hands back as soon as the state is snapshotted. */
@@ -122,8 +130,16 @@ export interface SavePipelineOptions {
   persistTimeoutMs: number | undefined;
   clock: Clock;
   logger: Logger;
-  /** Called after each commit of this rank's part (before its `committed` promise resolves). */
-  onCommitted: (ref: CheckpointRef) => void;
+  /**
+   * Called after each commit of this rank's part (before its `committed` promise resolves);
+   * `createdStep` says whether this commit also wrote the step manifest.
+   */
+  onCommitted: (ref: CheckpointRef, createdStep: boolean) => void;
+  /**
+   * Runs once before the first write of this process (errors are the hook's to handle), e.g. a
+   * retention run that clears what a previous, killed process left before anything is added.
+   */
+  beforeFirstWrite?: () => Promise<void>;
 }
 
 /**
@@ -143,6 +159,11 @@ export class SavePipeline {
   #closing: Promise<void> | undefined;
   #pressureEpisode = 0;
   readonly #stats = { committed: 0, failed: 0, skipped: 0, dropped: 0 };
+  /** Steps this pipeline committed: saving one of them again is a caller's mistake. */
+  readonly #committedHere = new Set<number>();
+  /** Steps whose step manifest this pipeline wrote, until `onCommitted` reports them. */
+  readonly #createdSteps = new Set<number>();
+  #prepared: Promise<void> | undefined;
 
   constructor(options: SavePipelineOptions) {
     this.#options = options;
@@ -303,7 +324,6 @@ export class SavePipeline {
     const job = this.#queue.shift();
     if (job === undefined) return;
     this.#writing = job;
-    const started = this.#options.clock.now();
     const settle = () => {
       // Free the slot before settling, so code awaiting `committed` may save again at once.
       job.snapshot = undefined;
@@ -311,25 +331,31 @@ export class SavePipeline {
       this.#wakeSlotWaiters();
       queueMicrotask(() => this.#pump());
     };
-    this.#persist(job, started).then(
-      (ref) => {
-        settle();
-        this.#stats.committed++;
-        this.#options.logger.info(
-          { step: ref.step, rank: ref.rank, bytes: ref.totalSizeBytes, persistMs: ref.persistMs },
-          "checkpoint committed",
-        );
-        this.#options.onCommitted(ref);
-        job.resolve(ref);
-      },
-      (error: unknown) => {
-        settle();
-        const e = RuntimeError.from(error);
-        this.#stats.failed++;
-        this.#options.logger.error({ step: job.step, err: e }, "checkpoint save failed");
-        job.reject(e);
-      },
+    this.#prepared ??= (this.#options.beforeFirstWrite?.() ?? Promise.resolve()).catch(
+      () => undefined,
     );
+    this.#prepared
+      .then(() => this.#persist(job, this.#options.clock.now()))
+      .then(
+        (ref) => {
+          if (ref.stepComplete) this.#committedHere.add(ref.step);
+          settle();
+          this.#stats.committed++;
+          this.#options.logger.info(
+            { step: ref.step, rank: ref.rank, bytes: ref.totalSizeBytes, persistMs: ref.persistMs },
+            "checkpoint committed",
+          );
+          this.#options.onCommitted(ref, this.#createdSteps.delete(ref.step));
+          job.resolve(ref);
+        },
+        (error: unknown) => {
+          settle();
+          const e = RuntimeError.from(error);
+          this.#stats.failed++;
+          this.#options.logger.error({ step: job.step, err: e }, "checkpoint save failed");
+          job.reject(e);
+        },
+      );
   }
 
   async #persist(job: Job, startedMs: number): Promise<CheckpointRef> {
@@ -348,10 +374,10 @@ export class SavePipeline {
     try {
       const stepManifestKey = o.layout.stepManifestKey(step);
       if ((await o.storage.stat(stepManifestKey, { signal })) !== undefined) {
-        throw new RuntimeError(
-          `checkpoint step ${step} of job ${o.jobId} is already committed; a committed step is never replaced`,
-          { code: Code.AlreadyExists, details: { step, key: stepManifestKey } },
-        );
+        // Committed already: by this process (a mistake), or by a previous run whose part of
+        // this rank is intact (a restarted job saving the step again): then that is the result.
+        if (this.#committedHere.has(step)) throw alreadyCommitted(o.jobId, step, stepManifestKey);
+        return await this.#adoptCommitted(step, snapshot, startedMs, signal);
       }
       // A fresh attempt folder: an earlier attempt at this step (a crash, a retry, a racing
       // writer) keeps its own folder, and the step manifest will name this one.
@@ -402,6 +428,7 @@ export class SavePipeline {
       // The snapshot is no longer needed; let it go before the (small) commit writes.
       job.snapshot = undefined;
       const rankManifestKey = o.layout.rankManifestKey(step, rank, attemptId);
+      const ownKeys = [...written, rankManifestKey];
       await this.#commitRankManifest(rankManifestKey, manifest, signal, () => {
         // The outcome of the manifest write is unknown: the data might now be referenced, so it
         // must not be deleted here (retention removes it if the commit did not land).
@@ -415,14 +442,17 @@ export class SavePipeline {
             signal,
             own: { rank, attemptId },
           });
-          const committedAttempt = commit.manifest.ranks[rank]?.attemptId;
-          if (committedAttempt !== attemptId) {
-            throw new RuntimeError(
-              `checkpoint step ${step} was committed by another process with another save attempt of rank ${rank} (${committedAttempt}); this save's data is a leftover that retention removes`,
-              { code: Code.AlreadyExists, details: { step, key: stepManifestKey } },
-            );
+          if (commit.manifest.ranks[rank]?.attemptId !== attemptId) {
+            // Another rank completed the step while we wrote, with an earlier attempt's part of
+            // this rank: that is the committed result, and our attempt is garbage now.
+            const adopted = await this.#adoptCommitted(step, snapshot, startedMs, signal);
+            await o.storage.deleteMany(ownKeys, { signal }).catch((cleanupError: unknown) => {
+              o.logger.debug({ err: cleanupError, step }, "could not delete a superseded attempt");
+            });
+            return adopted;
           }
           stepComplete = true;
+          if (commit.created) this.#createdSteps.add(step);
           // We wrote (and checksummed) every byte of a single-rank step ourselves.
           if (commit.created && o.worldSize === 1) {
             o.store.markVerified(step, checksumOf(encodeManifest(commit.manifest)));
@@ -446,6 +476,8 @@ export class SavePipeline {
         totalSizeBytes: manifest.totalSizeBytes,
         rawSizeBytes: snapshot.rawSizeBytes,
         persistMs: o.clock.now() - startedMs,
+        attemptId,
+        ownAttemptCommitted: true,
       };
     } catch (error) {
       if (written.length > 0) {
@@ -459,6 +491,48 @@ export class SavePipeline {
     } finally {
       deadline.cleanup();
     }
+  }
+
+  /**
+   * The result of a save whose step another process committed: this rank's part in it (from an
+   * earlier attempt) must be intact, or the save fails with `AlreadyExists` (a committed step is
+   * never replaced).
+   */
+  async #adoptCommitted(
+    step: number,
+    snapshot: StateSnapshot,
+    startedMs: number,
+    signal: AbortSignal,
+  ): Promise<CheckpointRef> {
+    const o = this.#options;
+    const key = o.layout.stepManifestKey(step);
+    const part = await o.store.committedPart(step, o.rank, { signal });
+    if (part.problem !== undefined || part.manifest === undefined) {
+      throw new RuntimeError(
+        `checkpoint step ${step} of job ${o.jobId} is already committed, and its part of rank ${o.rank} is not intact (${part.problem}); a committed step is never replaced`,
+        { code: Code.AlreadyExists, details: { step, key } },
+      );
+    }
+    o.logger.info(
+      { step, rank: o.rank, attemptId: part.manifest.attemptId },
+      "checkpoint step was already committed with an intact part of this rank; not writing it again",
+    );
+    return {
+      jobId: o.jobId,
+      step,
+      epoch: part.manifest.epoch,
+      rank: o.rank,
+      worldSize: part.worldSize,
+      rankManifestKey: part.rankManifestKey,
+      stepManifestKey: key,
+      stepComplete: true,
+      objectCount: part.manifest.objects.length,
+      totalSizeBytes: part.manifest.totalSizeBytes,
+      rawSizeBytes: snapshot.rawSizeBytes,
+      persistMs: o.clock.now() - startedMs,
+      attemptId: part.manifest.attemptId,
+      ownAttemptCommitted: false,
+    };
   }
 
   /**
@@ -554,6 +628,13 @@ export class SavePipeline {
     if (forced)
       this.#options.logger.warn("checkpoint manager closed after aborting in-flight saves");
   }
+}
+
+function alreadyCommitted(jobId: string, step: number, key: string): RuntimeError {
+  return new RuntimeError(
+    `checkpoint step ${step} of job ${jobId} is already committed; a committed step is never replaced`,
+    { code: Code.AlreadyExists, details: { step, key } },
+  );
 }
 
 /** Splits buffers, in order, into packs of at most `maxPackBytes` raw bytes (never splitting a buffer). */

@@ -9,6 +9,7 @@ import { createS3Storage } from "@strata/storage/s3";
 import { S3RVER_CREDENTIALS, startS3rver } from "@strata/storage/testing";
 import { createCheckpointManager, EXIT, runCli } from "../src/index.js";
 import { keysOf, patternBytes, tempDir } from "./helpers.js";
+import { KillSwitchStorage } from "./kill-switch-storage.js";
 
 /** Runs the CLI against `storage` (whatever --storage says), capturing output. */
 async function cli(storage: StorageBackend, args: string[], tty = false) {
@@ -24,6 +25,17 @@ async function cli(storage: StorageBackend, args: string[], tty = false) {
 }
 
 const common = ["--storage", "memory://test", "--job", "job", "--prefix", "ck"];
+
+/** Runs the CLI with its default storage opener. */
+async function runDefault(args: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(args, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+  });
+  return { code, stdout, stderr };
+}
 
 async function seed(): Promise<MemoryStorage> {
   const storage = createMemoryStorage();
@@ -125,6 +137,101 @@ describe("strata-checkpoint CLI", () => {
     expect(badJob.stderr).toContain("jobId");
     expect((await cli(storage, ["frobnicate"])).code).toBe(EXIT.usage);
     expect((await cli(storage, ["--help"])).code).toBe(EXIT.ok);
+  });
+
+  test("list --all shows partial and interrupted-deletion steps as what they are", async () => {
+    const storage = await seed();
+    // Step 10's deletion killed after its DELETING marker and step manifest went.
+    const killSwitch = new KillSwitchStorage(storage, 2);
+    const dying = createCheckpointManager({ storage: killSwitch, prefix: "ck", jobId: "job" });
+    await expect(dying.prune({ keepLast: 2 })).rejects.toThrow(/killed/);
+    // Step 40: a rank part committed, no step manifest (a kill between the two manifests).
+    const partial = createCheckpointManager({
+      storage,
+      prefix: "ck",
+      jobId: "job",
+      stepCommit: "manual",
+    });
+    await (await partial.save({ step: 40, epoch: 4, buffers: { w: patternBytes(10) } })).committed;
+    // Step 50: data of a save killed before its rank manifest.
+    await storage.put(
+      "ck/job/step-000000000050/rank-00000/0000000000001-aa/pack-00000.bin",
+      patternBytes(7),
+    );
+
+    const r = await cli(storage, ["list", ...common, "--all"]);
+    expect(r.code).toBe(EXIT.ok);
+    const row = (step: number) => r.stdout.split("\n").find((l) => l.startsWith(`${step} `)) ?? "";
+    expect(row(10)).toMatch(
+      /^10\s+1\s+1\/1\s+.*deleting: retention was deleting it \(interrupted\); the step manifest is gone, 1 data object\(s\) left/,
+    );
+    expect(row(40)).toMatch(
+      /^40\s+4\s+1\/1\s+.*partial: 1 of 1 rank\(s\) committed; no step manifest/,
+    );
+    expect(row(50)).toMatch(/^50\s+-\s+0\/\?\s+7 B\s+.*partial: no rank committed/);
+    const json = JSON.parse(
+      (await cli(storage, ["list", ...common, "--all", "--json"])).stdout,
+    ) as {
+      step: number;
+      state: string;
+      epoch: number;
+    }[];
+    expect(json.map((c) => [c.step, c.state, c.epoch])).toEqual([
+      [10, "deleting", 1],
+      [20, "complete", 2],
+      [30, "complete", 3],
+      [40, "partial", 4],
+      [50, "partial", 0],
+    ]);
+    // The next retention run finishes the deletion.
+    const next = await createCheckpointManager({ storage, prefix: "ck", jobId: "job" }).prune({
+      keepLast: 2,
+    });
+    expect(next.deletedSteps).toEqual([10]);
+    expect(await keysOf(storage, "ck/job/step-000000000010/")).toEqual([]);
+  });
+
+  test("a storage root that does not exist is an error, not an empty list", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      for (const storage of [path.join(dir, "nonexistent"), `file://${dir}/nonexistent`]) {
+        const r = await runDefault(["list", "--storage", storage, "--job", "job"]);
+        expect(r.code).toBe(EXIT.usage);
+        expect(r.stderr).toContain(`${dir}/nonexistent is not an existing folder`);
+        expect(r.stdout).toBe("");
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("a job with no checkpoints under --prefix exits notFound and says where it is", async () => {
+    const storage = await seed();
+    const forgot = await cli(storage, ["list", "--storage", "memory://test", "--job", "job"]);
+    expect(forgot.code).toBe(EXIT.notFound);
+    expect(forgot.stderr).toContain("job job has no checkpoints at the storage root");
+    expect(forgot.stderr).toContain("found it with --prefix ck");
+    const other = await cli(storage, [
+      "list",
+      ...common.slice(0, 2),
+      "--job",
+      "nope",
+      "--prefix",
+      "ck",
+    ]);
+    expect(other.code).toBe(EXIT.notFound);
+    expect(other.stderr).toContain('job nope has no checkpoints under prefix "ck"');
+    const prune = await cli(storage, [
+      "prune",
+      "--storage",
+      "memory://test",
+      "--job",
+      "job",
+      "--keep-last",
+      "1",
+    ]);
+    expect(prune.code).toBe(EXIT.notFound);
+    expect((await cli(storage, ["list", ...common])).code).toBe(EXIT.ok);
   });
 
   test("verify with no checkpoints exits notFound", async () => {

@@ -65,6 +65,19 @@ async function checkInvariants(
 ): Promise<number | undefined> {
   const reader = createCheckpointManager({ storage, prefix: "crash", jobId });
   try {
+    // Retention keeps up under kills: keepLast (3), plus the step committed just before the kill
+    // whose retention run it cut short; at most one step being written and one being deleted.
+    const all = await reader.list({ includePartial: true });
+    const count = (state: string) => all.filter((c) => c.state === state).length;
+    const states = JSON.stringify(all.map((c) => [c.step, c.state]));
+    if (
+      count("complete") > 4 ||
+      count("partial") > 1 ||
+      count("deleting") > 1 ||
+      count("corrupt") > 0
+    ) {
+      throw new Error(`retention fell behind: ${states}`);
+    }
     const listed = await reader.list();
     for (const c of listed) {
       expect(c.state).toBe("complete");
@@ -107,6 +120,8 @@ async function crashLoop(config: object, storage: StorageBackend, jobId: string)
     const latest = await checkInvariants(storage, jobId, committed).catch((error: unknown) => {
       throw new Error(`after kill ${i + 1}: ${String(error)}\nchild stderr: ${stderr()}`);
     });
+    // Resuming after a kill never meets "already committed": a new attempt supersedes a partial step.
+    expect(stderr()).not.toMatch(/already_exists|AlreadyExists|already committed/);
     // Once anything was committed, a good checkpoint exists after every later kill, never older.
     if (lastLatest > 0) expect(latest).toBeDefined();
     if (latest !== undefined) {

@@ -201,6 +201,7 @@ export class StrataWorker extends EventEmitter<WorkerEvents> {
   #status: WorkerStatus = { state: "initializing", step: 0, epoch: 0, task: "" };
   #stepController = new AbortController();
   #lastResourcesMs = Number.NEGATIVE_INFINITY;
+  #lastHeartbeatMs = 0;
   #reregistering: Promise<void> | undefined;
   #registered = false;
   #closing: Promise<void> | undefined;
@@ -262,6 +263,11 @@ export class StrataWorker extends EventEmitter<WorkerEvents> {
   /** Heartbeat period in use, in ms. */
   get heartbeatIntervalMs(): number {
     return this.#intervalMs;
+  }
+
+  /** When the coordinator last acknowledged a heartbeat, in ms since the epoch (0: never). */
+  get lastHeartbeatMs(): number {
+    return this.#lastHeartbeatMs;
   }
 
   /** The heartbeat transport in use (`unary` after a fallback). */
@@ -686,6 +692,7 @@ export class StrataWorker extends EventEmitter<WorkerEvents> {
   }
 
   #onHeartbeat(response: HeartbeatResponse): void {
+    this.#lastHeartbeatMs = this.clock.now();
     this.#updateMembership(Number(response.membershipVersion), response.rank, response.worldSize);
     for (const raw of response.pendingCommands) {
       const command = parseWorkerCommand(raw);

@@ -121,6 +121,12 @@ export interface ResumeOptions extends CallOptions {
   datasets?: readonly { datasetId: string; totalShards: number; epoch?: number }[];
   /** Timeout of the resume barriers, in ms. Default: the coordinator's barrier timeout. */
   barrierTimeoutMs?: number;
+  /**
+   * With `restoreDataPosition`: wait until this many workers are live before meeting at the
+   * resume barrier, so workers that start a little later are not left out of it (a barrier
+   * releases as soon as every worker live *then* has arrived). Default 1.
+   */
+  minWorldSize?: number;
 }
 
 /** Input of a coordinated checkpoint round. */
@@ -318,6 +324,7 @@ export class WorkerCheckpoints {
       const loaded = await this.#loadLatest(signal);
       let restored = false;
       if (options.restoreDataPosition) {
+        await this.#waitForWorldSize(options.minWorldSize ?? 1, signal);
         const released = await this.#barrierRetryingAborts(`${this.jobId}:resume`, {
           signal,
           includeParticipantIds: true,
@@ -390,6 +397,32 @@ export class WorkerCheckpoints {
       if (this.#ownsStorage) await this.#storage.close();
     })();
     return this.#closing;
+  }
+
+  async #waitForWorldSize(min: number, signal: AbortSignal): Promise<void> {
+    if (this.#worker.worldSize >= min) return;
+    this.#worker.logger.info(
+      { min, worldSize: this.#worker.worldSize },
+      "waiting for workers to join",
+    );
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.#worker.worldSize < min) return;
+        done();
+        resolve();
+      };
+      const onAbort = () => {
+        done();
+        reject(RuntimeError.from(signal.reason));
+      };
+      const done = () => {
+        this.#worker.off("membership", check);
+        signal.removeEventListener("abort", onAbort);
+      };
+      this.#worker.on("membership", check);
+      signal.addEventListener("abort", onAbort, { once: true });
+      check();
+    });
   }
 
   async #loadLatest(

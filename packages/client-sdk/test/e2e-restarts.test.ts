@@ -81,7 +81,13 @@ describe("restarts", () => {
 
     const second: WorkerEvent[] = [];
     for (const id of WORKERS)
-      processes.push(startWorker(id, jobArgs(coordinator.grpc, dir, ["--resume", "job"]), second));
+      processes.push(
+        startWorker(
+          id,
+          jobArgs(coordinator.grpc, dir, ["--resume", "job", "--min-workers", "4"]),
+          second,
+        ),
+      );
     const resumed = await Promise.all(
       processes.map((p) => p.waitFor("resumed", (e) => e.event === "resumed")),
     );

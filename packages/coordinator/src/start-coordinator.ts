@@ -133,7 +133,7 @@ export async function startCoordinator(
     }
     const openStore = store;
     cleanups.push(() => openStore.close());
-    // Events and metric samples, beside the state (in memory with an injected store).
+    // Events and metric samples, beside the state (in memory with an injected store or `:memory:`).
     const history = openHistory({
       ...(inMemory ? {} : { dataDir: resolve(config.dataDir) }),
       retention: {

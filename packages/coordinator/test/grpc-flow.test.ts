@@ -380,7 +380,8 @@ describe("HTTP", () => {
     // Barriers were released earlier in this file: each release was timed once.
     expect(metrics).toMatch(/strata_barrier_release_latency_seconds_count [1-9]/);
     expect(metrics).toMatch(/strata_heartbeats_total\{transport="stream"\} [1-9]/);
-    const missing = await fetch(`http://${coordinator.http}/nope`);
+    // (Other paths than /api and /metrics are the dashboard's client-side routes.)
+    const missing = await fetch(`http://${coordinator.http}/api/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: "not_found" });
   });

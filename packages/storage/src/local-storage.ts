@@ -86,7 +86,10 @@ function deadlineOf(operation: string, options: CallOptions): DeadlineSignal {
 const IO_CHUNK_BYTES = 16 * 1024 * 1024;
 /** How many files `deleteMany` removes at once. */
 const DELETE_CONCURRENCY = 16;
-/** How often a put retries when a concurrent delete pruned its freshly created folder. */
+/**
+ * How often a put retries when its freshly created folder was removed under it (by a concurrent
+ * delete pruning empty folders, or a listing removing an empty one).
+ */
 const PRUNE_RACE_RETRIES = 5;
 
 /**
@@ -232,13 +235,25 @@ export class LocalStorage implements StorageBackend {
     let folderHandle: Promise<FileHandle | undefined> = Promise.resolve(undefined);
     let folderHandleTaken = false;
     try {
-      const root = this.#realRoot ?? (await this.#ensureRoot());
-      const finalPath = this.#pathOf(root, key);
+      let root = this.#realRoot ?? (await this.#ensureRoot());
+      let finalPath = this.#pathOf(root, key);
       // A concurrent delete may prune the folder between its check and the open: then make it again.
       let folder: { dir: string; created: string[] };
       for (let attempt = 0; ; attempt++) {
         throwIfAborted(signal, operation);
-        folder = await this.#makeFolderOf(root, key);
+        try {
+          folder = await this.#makeFolderOf(root, key);
+        } catch (error) {
+          // A folder on the way was removed as we made the next one in it (or the whole root
+          // was removed since we last used it): make them again.
+          if ((error as { code?: unknown }).code !== "ENOENT" || attempt >= PRUNE_RACE_RETRIES) {
+            throw error;
+          }
+          this.#realRoot = undefined;
+          root = await this.#ensureRoot();
+          finalPath = this.#pathOf(root, key);
+          continue;
+        }
         tempPath = path.join(
           folder.dir,
           `${RESERVED_SEGMENT_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`,
@@ -504,15 +519,23 @@ export class LocalStorage implements StorageBackend {
     operation: string,
   ): AsyncGenerator<ObjectInfo> {
     let entries: Dirent[];
+    let dir: string;
     try {
       // Checked again right before reading: a folder swapped for a symbolic link after the
       // parent was read is refused, not followed.
-      const dir = dirKey === "" ? root : await this.#folderOf(root, `${dirKey}/x`);
+      dir = dirKey === "" ? root : await this.#folderOf(root, `${dirKey}/x`);
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       const errno = (error as { code?: unknown }).code;
       if (errno === "ENOENT" || errno === "ENOTDIR") return; // the folder went away or never was
       throw error;
+    }
+    if (entries.length === 0 && dir !== root) {
+      // An empty folder holds no object: one a process killed mid-delete left behind would
+      // otherwise stay forever, since nothing lists it. rmdir fails harmlessly if a put just
+      // created something in it (and a put whose folder vanishes makes it again).
+      await rmdir(dir).catch(() => undefined);
+      return;
     }
     // A folder's keys all start with "name/", so sorting folders as "name/" yields key order.
     const sorted = entries

@@ -100,6 +100,40 @@ describe("LocalStorage", () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it("list removes empty folders (what a process killed mid-delete leaves), never the root", async () => {
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("keep/a", text("1"));
+    await mkdir(path.join(dir, "keep", "empty", "deeper"), { recursive: true });
+    await mkdir(path.join(dir, "gone", "x"), { recursive: true });
+    expect(await listKeys(storage, "")).toEqual(["keep/a"]);
+    expect(await listKeys(storage, "")).toEqual(["keep/a"]); // the parents emptied by the first pass
+    expect((await readdir(dir)).sort()).toEqual(["keep"]);
+    expect(await readdir(path.join(dir, "keep"))).toEqual(["a"]);
+    await storage.delete("keep/a");
+    expect(await listKeys(storage, "")).toEqual([]);
+    expect(await readdir(dir)).toEqual([]); // the root stays
+  });
+
+  it("makes the root again when it was removed after first use", async () => {
+    const root = path.join(dir, "root");
+    const storage = createLocalStorage({ root });
+    await storage.put("a/b", text("1"));
+    await rm(root, { recursive: true, force: true });
+    expect(await listKeys(storage, "")).toEqual([]);
+    await storage.put("a/b", text("2"));
+    expect(Buffer.from(await storage.get("a/b")).toString()).toBe("2");
+  });
+
+  it("a put whose new folder is removed by a concurrent listing makes it again", async () => {
+    const storage = createLocalStorage({ root: dir });
+    const puts = Array.from({ length: 40 }, (_, i) =>
+      storage.put(`race/${i}/deep/obj`, text(`${i}`)),
+    );
+    const lists = Array.from({ length: 40 }, () => listKeys(storage, ""));
+    await Promise.all([...puts, ...lists]);
+    expect((await listKeys(storage, "race/")).length).toBe(40);
+  });
+
   it("says clearly when a key clashes with a folder or a file", async () => {
     const storage = createLocalStorage({ root: dir });
     await storage.put("a/b", text("1"));

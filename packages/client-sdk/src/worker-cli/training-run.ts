@@ -1,3 +1,4 @@
+import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Logger, RuntimeError, sleep } from "@strata/runtime-core";
 import { normalizePosition, positionToJson } from "../data-position.js";
@@ -35,9 +36,13 @@ export interface TrainingConfig {
   stepDelayMs: number;
   /** `job`: the whole job restarts (restore the data position); `rejoin`: this worker re-joins. */
   resume: "rejoin" | "job";
+  /** With `resume: "job"`: how many workers must be live before the resume barrier. */
+  minWorkers: number;
   /** Stay idle until a `start_task` command arrives. */
   waitForTask: boolean;
   heartbeatIntervalMs?: number;
+  /** A file rewritten every 2 s with the worker's liveness (for container health checks). */
+  healthFile?: string;
   /** Log every accepted progress report (`consumed` events). */
   logSamples: boolean;
   barrierTimeoutMs?: number;
@@ -69,11 +74,45 @@ export async function runTraining(
     { signal },
   );
   const run = new TrainingRun(config, worker, output, signal);
+  const stopHealth =
+    config.healthFile === undefined ? () => undefined : writeHealth(worker, config.healthFile);
   try {
     return config.waitForTask ? await run.serveTasks() : await run.trainJob();
   } finally {
+    stopHealth();
     await worker.close();
   }
+}
+
+/**
+ * Rewrites `file` every 2 s (atomically) with `{ workerId, pid, state, step, epoch, task,
+ * lastHeartbeatMs, writtenAtMs }`. A health check passes while `lastHeartbeatMs` is recent.
+ */
+function writeHealth(worker: StrataWorker, file: string): () => void {
+  const write = async () => {
+    const s = worker.status;
+    const body = JSON.stringify({
+      workerId: worker.workerId,
+      pid: process.pid,
+      state: s.state,
+      step: s.step,
+      epoch: s.epoch,
+      task: s.task,
+      lastHeartbeatMs: worker.lastHeartbeatMs,
+      writtenAtMs: Date.now(),
+    });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${body}\n`);
+    await rename(tmp, file);
+  };
+  const tick = () => void write().catch(() => undefined);
+  tick();
+  const timer = setInterval(tick, 2_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    tick();
+  };
 }
 
 class TrainingRun {
@@ -197,6 +236,7 @@ class TrainingRun {
         restoreDataPosition: c.resume === "job",
         datasets: [{ datasetId: c.datasetId, totalShards: handle.totalShards, epoch: 0 }],
         barrierTimeoutMs: c.barrierTimeoutMs,
+        minWorldSize: c.minWorkers,
         signal: this.#signal,
       });
       let step = 0;

@@ -154,6 +154,13 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
     fallback: "rejoin",
   },
   {
+    flag: "min-workers",
+    env: "STRATA_WORKER_MIN_WORKERS",
+    arg: "n",
+    help: "with --resume job: workers that must be live before the job resumes (the job's size)",
+    fallback: "1",
+  },
+  {
     flag: "wait-for-task",
     env: "STRATA_WORKER_WAIT_FOR_TASK",
     help: "stay idle until a start_task command (POST /api/tasks) arrives",
@@ -178,6 +185,12 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
     arg: "mode",
     help: "auto, bar or json",
     fallback: "auto (a bar in a terminal)",
+  },
+  {
+    flag: "health-file",
+    env: "STRATA_WORKER_HEALTH_FILE",
+    arg: "file",
+    help: "rewrite this file every 2 s with the time of the last acknowledged heartbeat (container health checks)",
   },
   {
     flag: "log-samples",
@@ -350,9 +363,12 @@ export function parseWorkerConfig(
     checkpointEvery: int("checkpoint-every", 50, 1),
     stepDelayMs: int("step-delay-ms", 0, 0, 600_000),
     resume,
+    minWorkers: int("min-workers", 1, 1, 1_000_000),
     waitForTask: bool("wait-for-task"),
     heartbeatIntervalMs:
       heartbeat === undefined ? undefined : int("heartbeat-interval-ms", 0, 10, 3_600_000),
+    healthFile:
+      get("health-file") === undefined ? undefined : path.resolve(get("health-file") as string),
     logSamples: bool("log-samples"),
     barrierTimeoutMs:
       barrierTimeout === undefined ? undefined : int("barrier-timeout-ms", 0, 1, 86_400_000),

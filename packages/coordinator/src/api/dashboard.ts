@@ -11,6 +11,8 @@ import { workerResponseSchema } from "./workers.js";
 /**
  * `GET /api/dashboard`: everything at once (the original's `DashboardState`, real data only: no
  * demo tasks or logs). `checkpoints` are the newest 20, `logs` the newest 100, newest first.
+ * Served from a copy rebuilt once a second while it is polled: at most 1.5 s old (the event
+ * stream carries anything newer); creating or stopping a task through the API refreshes it.
  */
 export const dashboardResponseSchema = z.object({
   coordinator: statusResponseSchema,

@@ -21,7 +21,8 @@ export type LogResponse = z.infer<typeof logResponseSchema>;
 
 /**
  * `GET /api/logs?limit=&level=&source=&task_id=&worker_id=&q=`: newest first, `limit` 1 to
- * 10,000 (default 100, as in the original); `level` is the lowest level shown; `q` searches the
+ * 10,000 (default 100, as in the original); `level` is the lowest level shown (default `info`,
+ * so per-arrival and per-shard `debug` events stay out unless asked for); `q` searches the
  * message (case-insensitive substring).
  */
 export const logsResponseSchema = z.array(logResponseSchema);

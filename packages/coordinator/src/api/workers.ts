@@ -87,7 +87,7 @@ export const workerDetailResponseSchema = z.object({
   worker: workerResponseSchema,
   /** Its most recent events, oldest first (at most 200). */
   events: z.array(apiEventSchema),
-  /** Shards it holds per dataset, in reading order (at most 1,000 ids per dataset). */
+  /** Shards it holds per dataset in the newest planned epoch, by shard id (at most 1,000 ids per dataset; `total` counts all). */
   shards: z.array(
     z.object({
       dataset_id: z.string(),

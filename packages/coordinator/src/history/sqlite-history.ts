@@ -48,8 +48,9 @@ CREATE TABLE IF NOT EXISTS samples (
 `;
 
 /**
- * Opens (creating if needed) the history database at `path` through libsql, in WAL mode with
- * full fsync, so an event a client saw survives `kill -9` once its batch was written. The series
+ * Opens (creating if needed) the history database at `path` through libsql, in WAL mode, so an
+ * event survives `kill -9` once its batch was written (and a machine crash once SQLite
+ * checkpoints its WAL). The series
  * columns of `samples` follow {@link HISTORY_SERIES}: a series added later gets its column on the
  * next start.
  *
@@ -60,7 +61,10 @@ export function openSqliteHistory(path: string): HistoryDatabase {
   try {
     db = new Database(path);
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
+    // Batches are written without an fsync of their own (WAL, NORMAL): they survive a killed
+    // process, and an fsync per batch would stall the event loop (libsql is synchronous) for
+    // heartbeats and requests alike. Seq reservations are fsynced (see reserveSeq).
+    db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
     db.exec(SCHEMA);
     const columns = new Set(
@@ -148,7 +152,13 @@ export function openSqliteHistory(path: string): HistoryDatabase {
       return Math.max(reserved, stored);
     },
     reserveSeq(seq) {
-      stmt.setMeta.run("reserved_seq", String(seq));
+      // Rare (once per block of seqs) and must survive a machine crash too: fsynced.
+      db.pragma("synchronous = FULL");
+      try {
+        stmt.setMeta.run("reserved_seq", String(seq));
+      } finally {
+        db.pragma("synchronous = NORMAL");
+      }
     },
     write(events, samples) {
       if (events.length === 0 && samples.length === 0) return;

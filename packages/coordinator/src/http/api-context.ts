@@ -4,6 +4,7 @@ import type { History } from "../history/history.js";
 import type { ClusterMonitor } from "../monitor/cluster-monitor.js";
 import type { TaskManager } from "../tasks/task-manager.js";
 import type { CoordinatorIdentity } from "../views/status-view.js";
+import type { DashboardCache } from "./dashboard-cache.js";
 
 /** What the `/api` routes read: the engine, history, the monitor's measurements and the tasks. */
 export interface ApiContext {
@@ -13,4 +14,6 @@ export interface ApiContext {
   tasks: TaskManager;
   identity: CoordinatorIdentity;
   clock: Clock;
+  /** `/api/dashboard`, materialised once a second. */
+  dashboard: DashboardCache;
 }

@@ -1,5 +1,5 @@
 import { Code, RuntimeError } from "@strata/runtime-core";
-import { type Request, Router } from "express";
+import { Router } from "express";
 import type { BarrierDetailResponse, BarriersResponse } from "../api/barriers.js";
 import type { CheckpointDetailResponse, CheckpointsResponse } from "../api/checkpoints.js";
 import type { DashboardResponse } from "../api/dashboard.js";
@@ -29,9 +29,9 @@ const WORKER_SHARD_IDS = 1_000;
 const SCAN_PAGE = 100_000;
 
 /** Builders shared by the single routes and `/api/dashboard`. */
-function readers(ctx: ApiContext) {
-  const status = (snapshot: EngineSnapshot, request: Request): StatusResponse =>
-    toStatusResponse(ctx.identity, snapshot, request.hostname);
+function readers(ctx: Omit<ApiContext, "dashboard">) {
+  const status = (snapshot: EngineSnapshot, requestHost: string | undefined): StatusResponse =>
+    toStatusResponse(ctx.identity, snapshot, requestHost);
   const workers = (snapshot: EngineSnapshot): WorkersResponse => {
     const assigned = ctx.engine.assignedShardCounts();
     return snapshot.workers.map((w) =>
@@ -76,6 +76,25 @@ function readers(ctx: ApiContext) {
   return { status, workers, datasets, checkpoints, partSources, barriers, metrics };
 }
 
+/** The whole `/api/dashboard` answer, read now (see `DashboardCache` for how it is served). */
+export function buildDashboard(
+  ctx: Omit<ApiContext, "dashboard">,
+  requestHost: string | undefined,
+): DashboardResponse {
+  const read = readers(ctx);
+  const snapshot = ctx.engine.snapshot();
+  return {
+    coordinator: read.status(snapshot, requestHost),
+    workers: read.workers(snapshot),
+    datasets: read.datasets(snapshot),
+    checkpoints: read.checkpoints(snapshot, { limit: 20 }),
+    barriers: read.barriers(snapshot),
+    metrics: read.metrics(snapshot),
+    tasks: ctx.tasks.list(),
+    logs: ctx.history.query({ minLevel: "info", limit: 100 }).map(eventToLog),
+  };
+}
+
 /**
  * The cluster's resources: the original's routes (`/api/status`, `/api/workers`,
  * `/api/datasets`, `/api/checkpoints`, `/api/barriers`, `/api/metrics`, `/api/dashboard`) with
@@ -90,7 +109,7 @@ export function clusterRoutes(ctx: ApiContext): Router {
   router
     .route("/api/status")
     .get((request, response) => {
-      response.json(read.status(ctx.engine.snapshot(), request));
+      response.json(read.status(ctx.engine.snapshot(), request.hostname));
     })
     .all(methodNotAllowed("GET"));
 
@@ -287,18 +306,7 @@ export function clusterRoutes(ctx: ApiContext): Router {
   router
     .route("/api/dashboard")
     .get((request, response) => {
-      const snapshot = ctx.engine.snapshot();
-      const body: DashboardResponse = {
-        coordinator: read.status(snapshot, request),
-        workers: read.workers(snapshot),
-        datasets: read.datasets(snapshot),
-        checkpoints: read.checkpoints(snapshot, { limit: 20 }),
-        barriers: read.barriers(snapshot),
-        metrics: read.metrics(snapshot),
-        tasks: ctx.tasks.list(),
-        logs: ctx.history.query({ minLevel: "info", limit: 100 }).map(eventToLog),
-      };
-      response.json(body);
+      response.type("json").send(ctx.dashboard.get(request.hostname));
     })
     .all(methodNotAllowed("GET"));
 

@@ -31,14 +31,14 @@ export interface EventStreamOptions {
 
 interface Client {
   response: Response;
-  /** Frames queued this event-loop turn. */
-  queue: string[];
+  /** Frames queued this event-loop turn (encoded once, shared by every client). */
+  queue: Buffer[];
   dropped: boolean;
 }
 
-/** One SSE frame. */
-function frame(event: string, data: string, id?: number): string {
-  return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`;
+/** One SSE frame, encoded. */
+function frame(event: string, data: string, id?: number): Buffer {
+  return Buffer.from(`${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
 }
 
 /** Parses `Last-Event-ID` / `?after=`: a non-negative integer, or a 400 naming the field. */
@@ -106,6 +106,10 @@ export class EventStreamHub {
       coordinator_id: this.#o.coordinatorId,
       started_at: this.#o.startedAtMs(),
     };
+    if (request.method === "HEAD") {
+      response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" }).end();
+      return;
+    }
     response.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
@@ -118,7 +122,8 @@ export class EventStreamHub {
     const client: Client = { response, queue: [], dropped: false };
     // Everything below runs in one synchronous turn, so no live event slips between the replay
     // and the subscription: the stream is gap-free and in seq order.
-    this.#enqueue(client, `retry: 2000\n\n${frame("hello", JSON.stringify(hello))}`);
+    this.#enqueue(client, Buffer.from("retry: 2000\n\n"));
+    this.#enqueue(client, frame("hello", JSON.stringify(hello)));
     if (after !== undefined) {
       const replay = history.replay(after, this.#o.replayLimit ?? 10_000);
       if (replay.ok) for (const event of replay.events) this.#enqueue(client, eventFrame(event));
@@ -155,13 +160,13 @@ export class EventStreamHub {
     this.#clients.clear();
   }
 
-  #broadcast(text: string): void {
-    for (const client of this.#clients) this.#enqueue(client, text);
+  #broadcast(frame: Buffer): void {
+    for (const client of this.#clients) this.#enqueue(client, frame);
   }
 
-  #enqueue(client: Client, text: string): void {
+  #enqueue(client: Client, frame: Buffer): void {
     if (client.dropped) return;
-    client.queue.push(text);
+    client.queue.push(frame);
     this.#dirty.add(client);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -173,14 +178,15 @@ export class EventStreamHub {
     this.#flushScheduled = false;
     for (const client of this.#dirty) {
       if (client.dropped || client.queue.length === 0) continue;
-      const text = client.queue.length === 1 ? (client.queue[0] as string) : client.queue.join("");
+      const chunk =
+        client.queue.length === 1 ? (client.queue[0] as Buffer) : Buffer.concat(client.queue);
       client.queue = [];
       const response = client.response;
-      if (response.writableLength + text.length > this.#maxBuffered) {
+      if (response.writableLength + chunk.length > this.#maxBuffered) {
         this.#drop(client);
         continue;
       }
-      response.write(text);
+      response.write(chunk);
     }
     this.#dirty.clear();
   }
@@ -203,7 +209,7 @@ export class EventStreamHub {
     if (this.#closed) return;
     this.#pingTimer = this.#clock.setTimeout(
       () => {
-        this.#broadcast(": ping\n\n");
+        this.#broadcast(PING);
         this.#schedulePing();
       },
       this.#o.pingIntervalMs ?? 15_000,
@@ -212,6 +218,8 @@ export class EventStreamHub {
   }
 }
 
-function eventFrame(event: ApiEvent): string {
+const PING = Buffer.from(": ping\n\n");
+
+function eventFrame(event: ApiEvent): Buffer {
   return frame("coordinator", JSON.stringify(event), event.seq);
 }

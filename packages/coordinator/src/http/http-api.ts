@@ -10,7 +10,9 @@ import { ClusterMonitor } from "../monitor/cluster-monitor.js";
 import { TaskManager } from "../tasks/task-manager.js";
 import { engineEventToApi } from "../views/engine-event-to-api.js";
 import type { CoordinatorIdentity } from "../views/status-view.js";
+import { buildDashboard } from "./cluster-routes.js";
 import type { ReadinessParts } from "./core-routes.js";
+import { DashboardCache } from "./dashboard-cache.js";
 import { EventStreamHub } from "./event-stream.js";
 import { createHttpApp } from "./http-app.js";
 import { type HttpServerHandle, startHttpServer } from "./http-server.js";
@@ -95,9 +97,13 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     tasks,
     clock,
     logger,
-    onTick: (tick) => events.tick(tick),
+    onTick: (tick) => {
+      events.tick(tick);
+      dashboard?.refresh();
+    },
   });
   let server: HttpServerHandle | undefined;
+  let dashboard: DashboardCache | undefined;
   let closing: Promise<void> | undefined;
 
   function coordinatorLog(
@@ -140,8 +146,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         auth: options.bearer !== undefined,
       };
       const token = options.config.authToken;
+      const reads = { engine, history, monitor, tasks, identity, clock };
+      dashboard = new DashboardCache((host) => buildDashboard(reads, host), clock);
       const app = createHttpApp({
-        context: { engine, history, monitor, tasks, identity, clock },
+        context: { ...reads, dashboard },
         metrics,
         readiness: options.readiness,
         bearer: options.bearer,

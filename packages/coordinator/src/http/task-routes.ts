@@ -29,6 +29,7 @@ export function taskRoutes(ctx: ApiContext): Router {
     .post(async (request, response) => {
       const spec = parseRequest(createTaskRequestSchema, request.body, "body");
       const task = await ctx.tasks.create(spec);
+      ctx.dashboard.invalidate();
       const body: CreateTaskResponse = { task_id: task.id };
       response
         .status(201)
@@ -49,6 +50,7 @@ export function taskRoutes(ctx: ApiContext): Router {
     .route("/api/tasks/:id/stop")
     .post(async (request, response) => {
       await ctx.tasks.stop(request.params.id as string);
+      ctx.dashboard.invalidate();
       const body: StopTaskResponse = { success: true };
       response.json(body);
     })

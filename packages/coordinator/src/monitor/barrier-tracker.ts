@@ -11,6 +11,8 @@ export interface BarrierArrival {
 export interface FinishedGeneration {
   barrierId: string;
   generation: number;
+  /** The training step the generation was for, when a snapshot saw it open; else 0. */
+  step: number;
   outcome: "released" | "aborted";
   /** When it was released or aborted, ms since the epoch. */
   atMs: number;
@@ -51,6 +53,17 @@ export class BarrierTracker {
   readonly #open = new Map<string, { generation: number; arrivals: BarrierArrival[] }>();
   readonly #finished = new Map<string, FinishedGeneration[]>();
   readonly #waits: number[] = [];
+  /** The step of open generations as the engine's snapshot showed them (barrier events carry none). */
+  readonly #steps = new Map<string, { generation: number; step: number }>();
+
+  /** Notes the steps of the open generations (called with every snapshot the monitor takes). */
+  noteOpen(open: readonly { barrierId: string; generation: number; step: number }[]): void {
+    for (const b of open) this.#steps.set(b.barrierId, { generation: b.generation, step: b.step });
+    if (this.#steps.size > MAX_BARRIERS) {
+      const oldest = this.#steps.keys().next().value;
+      if (oldest !== undefined) this.#steps.delete(oldest);
+    }
+  }
 
   observe(event: ApiEvent): void {
     const barrierId = event.barrier_id;
@@ -76,12 +89,15 @@ export class BarrierTracker {
         const arrivals = open?.generation === generation ? open.arrivals : [];
         if (open?.generation === generation) this.#open.delete(barrierId);
         const released = event.type === "barrier_released";
+        const noted = this.#steps.get(barrierId);
+        if (noted !== undefined) this.#steps.delete(barrierId);
         const firstAt = arrivals.reduce((min, a) => Math.min(min, a.atMs), event.at);
         const waitedMs = released ? num(data, "waited_ms") : event.at - firstAt;
         const finished: FinishedGeneration = {
           barrierId,
           generation,
           outcome: released ? "released" : "aborted",
+          step: noted?.generation === generation ? noted.step : 0,
           atMs: event.at,
           createdAtMs: released ? event.at - waitedMs : firstAt,
           participants: released ? num(data, "participants") : arrivals.length,

@@ -109,6 +109,7 @@ export class ClusterMonitor {
   #tick(): void {
     const { engine, history } = this.#o;
     const snapshot = engine.snapshot();
+    this.barriers.noteOpen(snapshot.barriers);
     this.rates.observe(snapshot.workers);
     const figures = this.stats.observe(snapshot);
     if (engine.ready) {

@@ -39,7 +39,7 @@ export function finishedBarrierResponse(g: FinishedGeneration): BarrierResponse 
     status: g.outcome === "released" ? "complete" : "aborted",
     created_at: g.createdAtMs,
     generation: g.generation,
-    step: 0,
+    step: g.step,
     deadline_at: null,
     finished_at: g.atMs,
     waited_ms: Math.max(0, Math.round(g.waitedMs)),
