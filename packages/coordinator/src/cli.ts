@@ -1,12 +1,21 @@
 import { realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ConfigSourceName, LoadedConfig } from "@strata/runtime-core";
-import { Code, createLogger, LOG_LEVELS, loadConfig, RuntimeError } from "@strata/runtime-core";
+import {
+  Code,
+  configKeyToEnvName,
+  configKeyToFlag,
+  createLogger,
+  LOG_LEVELS,
+  loadConfig,
+  RuntimeError,
+} from "@strata/runtime-core";
 import { Command, InvalidArgumentError } from "commander";
 import type { CoordinatorConfig } from "./config.js";
 import { coordinatorConfigSchema, isLoopbackHost } from "./config.js";
 import { parseHostPort } from "./host-port.js";
 import { startCoordinator } from "./start-coordinator.js";
+import { checkStartup } from "./startup-checks.js";
 
 /** Exit code for a configuration error (bad flag, env variable or config file). */
 export const EXIT_CONFIG = 2;
@@ -136,6 +145,20 @@ function buildProgram(): Command {
     .exitOverride();
 }
 
+/** Where a key's value came from, in the words of an error message. */
+function describeSource(key: string, source: string | undefined): string {
+  switch (source) {
+    case "flag":
+      return `flag ${configKeyToFlag(key)}`;
+    case "env":
+      return `environment ${configKeyToEnvName(key)}`;
+    case "file":
+      return "the config file";
+    default:
+      return "the default";
+  }
+}
+
 /** Loads the configuration from flags, env and file; applies the HTTP-address rule. */
 export function loadCoordinatorConfig(
   options: Readonly<Record<string, unknown>>,
@@ -148,6 +171,7 @@ export function loadCoordinatorConfig(
     schema: coordinatorConfigSchema,
     env,
     flags,
+    secrets: ["authToken"],
     ...(typeof configFile === "string" ? { file: configFile } : {}),
   });
   if (loaded.sources.httpAddr === "default" && loaded.config.authToken !== undefined) {
@@ -212,6 +236,15 @@ export async function runCli(
     loaded.config.dashboardDir === undefined && argv[1] !== undefined
       ? { ...loaded.config, dashboardDir: defaultDashboardDir(argv[1]) }
       : loaded.config;
+  // Files and directories the configuration names, all checked before the banner.
+  const { problems } = checkStartup(config);
+  if (problems.length > 0) {
+    const lines = problems.map(
+      (p) => `config key "${p.key}" from ${describeSource(p.key, sources[p.key])}: ${p.message}`,
+    );
+    io.stderr(`strata-coordinator: cannot start:\n  - ${lines.join("\n  - ")}`);
+    return EXIT_CONFIG;
+  }
   const logger = createLogger({ name: "strata-coordinator", level: config.logLevel });
 
   if (config.authToken === undefined) {
@@ -233,14 +266,18 @@ export async function runCli(
   );
 
   let running: Awaited<ReturnType<typeof startCoordinator>>;
+  let onFatal: (error: RuntimeError) => void = () => undefined;
   try {
-    running = await startCoordinator(config, { logger });
+    running = await startCoordinator(config, { logger, onFatal: (error) => onFatal(error) });
   } catch (error) {
     const failure = RuntimeError.from(error);
     logger.fatal({ err: failure }, "coordinator failed to start");
     io.stderr(`strata-coordinator: ${failure.rawMessage}`);
     logger.flush();
-    return failure.code === Code.InvalidArgument ? EXIT_CONFIG : EXIT_FAILURE;
+    // A configuration problem, or the data directory held by another coordinator: exit 2.
+    return failure.code === Code.InvalidArgument || failure.code === Code.FailedPrecondition
+      ? EXIT_CONFIG
+      : EXIT_FAILURE;
   }
   io.stdout(
     JSON.stringify({
@@ -255,6 +292,14 @@ export async function runCli(
   logger.info({ grpc: running.grpcAddress, http: running.httpAddress }, "listening");
 
   return new Promise<number>((resolveExit) => {
+    // Fail-stop: a store that keeps failing ends the process, non-zero, after a clean close.
+    onFatal = (error) => {
+      io.stderr(`strata-coordinator: stopping: ${error.rawMessage}`);
+      running.close().finally(() => {
+        logger.flush();
+        resolveExit(EXIT_FAILURE);
+      });
+    };
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

@@ -1,4 +1,3 @@
-import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Clock, Logger } from "@strata/runtime-core";
 import { Code, createSilentLogger, RuntimeError } from "@strata/runtime-core";
@@ -16,8 +15,10 @@ import { openHistory } from "./history/history.js";
 import { createHttpApi } from "./http/http-api.js";
 import type { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
 import { createCoordinatorMetrics } from "./metrics/coordinator-metrics.js";
+import { checkStartup, IN_MEMORY_DATA_DIR } from "./startup-checks.js";
+import { lockDataDir } from "./store/data-dir-lock.js";
 import type { CoordinatorStore } from "./store/index.js";
-import { createSqliteStore } from "./store/index.js";
+import { createMemoryStore, createSqliteStore } from "./store/index.js";
 
 /** The database file inside the data directory. */
 export const DATABASE_FILE = "coordinator.db";
@@ -33,6 +34,14 @@ export interface StartCoordinatorOptions {
   store?: CoordinatorStore;
   /** Adds routes (behind auth, before the API's 404) to the HTTP side before it starts listening. */
   routes?: (router: Router, engine: CoordinatorEngine) => void;
+  /**
+   * Called once if the store keeps failing (fail-stop): the coordinator has already stopped
+   * serving (health NOT_SERVING, calls UNAVAILABLE) and is closing. The CLI exits non-zero.
+   * Default: close and log.
+   */
+  onFatal?: (error: RuntimeError) => void;
+  /** Benchmarks only: every SQLite commit first sleeps this long (a slow disk). Default 0. */
+  simulatedCommitLatencyMs?: number;
 }
 
 /** A running coordinator. */
@@ -63,27 +72,17 @@ function parseConfig(input: CoordinatorConfigInput): CoordinatorConfig {
   });
 }
 
-function readTls(config: CoordinatorConfig): { certChain: Buffer; privateKey: Buffer } | undefined {
-  if (config.tlsCert === undefined && config.tlsKey === undefined) return undefined;
-  if (config.tlsCert === undefined || config.tlsKey === undefined) {
-    const missing = config.tlsCert === undefined ? "tlsCert" : "tlsKey";
-    throw new RuntimeError(`${missing}: tlsCert and tlsKey must be given together`, {
+/** Runs {@link checkStartup} and throws every problem at once (InvalidArgument). */
+function preflight(config: CoordinatorConfig) {
+  const { problems, tls } = checkStartup(config);
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `${p.key}: ${p.message}`);
+    throw new RuntimeError(`cannot start:\n  - ${lines.join("\n  - ")}`, {
       code: Code.InvalidArgument,
-      details: { field: missing },
+      details: { problems: lines, field: problems[0]?.key },
     });
   }
-  const read = (path: string, key: string) => {
-    try {
-      return readFileSync(path);
-    } catch (error) {
-      throw new RuntimeError(`${key}: cannot read ${path}: ${(error as Error).message}`, {
-        code: Code.InvalidArgument,
-        cause: error,
-        details: { field: key },
-      });
-    }
-  };
-  return { certChain: read(config.tlsCert, "tlsCert"), privateKey: read(config.tlsKey, "tlsKey") };
+  return tls;
 }
 
 /**
@@ -97,7 +96,7 @@ export async function startCoordinator(
 ): Promise<RunningCoordinator> {
   const config = parseConfig(input);
   const logger = options.logger ?? createSilentLogger();
-  const tls = readTls(config);
+  const tls = preflight(config);
   const cleanups: (() => Promise<void> | void)[] = [];
   const undo = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -109,20 +108,34 @@ export async function startCoordinator(
     }
   };
 
+  let grpcHandle: { setServing(serving: boolean): void } | undefined;
+  let closeOnce: () => Promise<void> = () => Promise.resolve();
+  const lockCleanups: (() => void)[] = [];
   try {
+    const inMemory = options.store !== undefined || config.dataDir === IN_MEMORY_DATA_DIR;
     let store = options.store;
     if (store === undefined) {
-      const dataDir = resolve(config.dataDir);
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      store = await createSqliteStore({ path: join(dataDir, DATABASE_FILE) });
+      if (config.dataDir === IN_MEMORY_DATA_DIR) {
+        store = createMemoryStore();
+      } else {
+        const dataDir = resolve(config.dataDir);
+        // One coordinator per data directory, before anything in it is opened.
+        const lock = lockDataDir(dataDir);
+        cleanups.push(() => lock.release());
+        lockCleanups.push(() => lock.release());
+        store = createSqliteStore({
+          path: join(dataDir, DATABASE_FILE),
+          ...(options.simulatedCommitLatencyMs === undefined
+            ? {}
+            : { simulatedCommitLatencyMs: options.simulatedCommitLatencyMs }),
+        });
+      }
     }
     const openStore = store;
     cleanups.push(() => openStore.close());
     // Events and metric samples, beside the state (in memory with an injected store or `:memory:`).
     const history = openHistory({
-      ...(options.store === undefined && config.dataDir !== ":memory:"
-        ? { dataDir: resolve(config.dataDir) }
-        : {}),
+      ...(inMemory ? {} : { dataDir: resolve(config.dataDir) }),
       retention: {
         retentionMs: config.historyRetentionMs,
         fullResolutionMs: config.historyFullResolutionMs,
@@ -144,6 +157,12 @@ export async function startCoordinator(
       barrierFailurePolicy: config.barrierPolicy,
       maxWorkers: config.maxWorkers,
       firstEventSeq: history.nextSeq,
+      onFatal: (error) => {
+        grpcHandle?.setServing(false);
+        logger.fatal({ err: error }, "the store keeps failing; the coordinator stops");
+        if (options.onFatal !== undefined) options.onFatal(error);
+        else void closeOnce();
+      },
     });
     await engine.start();
     cleanups.push(() => engine.close());
@@ -231,13 +250,16 @@ export async function startCoordinator(
       service,
       ...(tls === undefined ? {} : { tls }),
     });
+    grpcHandle = grpc;
     cleanups.push(() => grpc.forceShutdown());
 
     await httpApi.listen(grpc.address);
+    if (engine.ready) grpc.setServing(true);
 
     const close = async () => {
       const graceMs = config.shutdownGraceMs;
       logger.info({ graceMs }, "shutting down");
+      grpc.setServing(false);
       const drained = grpc.drain();
       // Fails barrier waiters with UNAVAILABLE so the drain is not held by long waits.
       await engine
@@ -262,7 +284,12 @@ export async function startCoordinator(
       await httpApi.close(graceMs);
       history.close();
       await openStore.close();
+      for (const cleanup of lockCleanups) cleanup();
       logger.info("stopped");
+    };
+    closeOnce = () => {
+      closing ??= close();
+      return closing;
     };
 
     return {
@@ -271,14 +298,8 @@ export async function startCoordinator(
       engine,
       metrics,
       config,
-      close() {
-        closing ??= close();
-        return closing;
-      },
-      [Symbol.asyncDispose]() {
-        closing ??= close();
-        return closing;
-      },
+      close: () => closeOnce(),
+      [Symbol.asyncDispose]: () => closeOnce(),
     };
   } catch (error) {
     await undo();

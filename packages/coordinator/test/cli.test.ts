@@ -43,7 +43,11 @@ test.each([
   [["--grpc-addr", "nowhere"], {}, /grpcAddr/],
   [["--http-addr", "127.0.0.1:70000"], {}, /httpAddr.*port/],
   [["--log-level", "loud"], {}, /logLevel/],
-  [["--tls-cert", "/nonexistent.pem"], {}, /tlsKey: tlsCert and tlsKey must be given together/],
+  [
+    ["--tls-cert", "/nonexistent.pem"],
+    {},
+    /config key "tlsKey" from the default: tlsCert and tlsKey must be given together/,
+  ],
   [["--auth-token", "short"], {}, /authToken.*16/],
   [["--no-such-flag"], {}, /unknown option/],
 ])("bad configuration %p %p exits 2 naming the key", async (args, env, message) => {

@@ -108,6 +108,25 @@ describe("loadConfig", () => {
     );
   });
 
+  test("a value that is not a number is shown as given; a secret is never shown", () => {
+    const error = configError(() =>
+      loadConfig({
+        schema: schema.extend({ authToken: z.string().min(16).optional() }),
+        env: { STRATA_AUTH_TOKEN: "change-me" },
+        flags: { heartbeatTimeoutMs: "abc" },
+        secrets: ["authToken"],
+      }),
+    );
+    expect(error.rawMessage).toContain(
+      'config key "heartbeatTimeoutMs" from flag --heartbeat-timeout-ms',
+    );
+    expect(error.rawMessage).toContain('(got "abc")');
+    expect(error.rawMessage).not.toContain("null");
+    expect(error.rawMessage).toContain("environment STRATA_AUTH_TOKEN");
+    expect(error.rawMessage).toContain("got a value of 9 characters, not shown");
+    expect(error.rawMessage).not.toContain("change-me");
+  });
+
   test("a negative number is rejected even though it parses", () => {
     const error = configError(() =>
       loadConfig({ schema, env: { STRATA_HEARTBEAT_TIMEOUT_MS: "-5" } }),

@@ -24,6 +24,11 @@ export interface LoadConfigOptions<S extends z.ZodObject> {
   file?: string;
   /** Values from command-line flags, already parsed; `undefined` means not given. */
   flags?: Readonly<Record<string, unknown>>;
+  /**
+   * Keys whose values are secrets (tokens, passwords): an error about one never shows its value,
+   * only its length.
+   */
+  secrets?: readonly string[];
 }
 
 /** A loaded configuration plus where each key came from, for start-up logs. */
@@ -88,7 +93,10 @@ export function loadConfig<S extends z.ZodObject>(
   const shape = options.schema.shape as Record<string, z.ZodType>;
   const keys = Object.keys(shape);
   const merged: Record<string, unknown> = {};
+  /** What the user actually wrote, for error messages (coercion can turn "abc" into NaN). */
+  const given: Record<string, unknown> = {};
   const sources: Record<string, ConfigSourceName> = {};
+  const secrets = new Set(options.secrets ?? []);
   const problems: string[] = [];
 
   if (options.file !== undefined) {
@@ -120,6 +128,7 @@ export function loadConfig<S extends z.ZodObject>(
             continue;
           }
           merged[key] = value;
+          given[key] = value;
           sources[key] = "file";
         }
       }
@@ -131,6 +140,7 @@ export function loadConfig<S extends z.ZodObject>(
     const raw = env[name];
     if (raw === undefined || raw.trim() === "") continue;
     merged[key] = coerceEnv(scalarKind(shape[key] as z.ZodType), raw);
+    given[key] = raw;
     sources[key] = "env";
   }
 
@@ -142,6 +152,7 @@ export function loadConfig<S extends z.ZodObject>(
     }
     merged[key] =
       typeof value === "string" ? coerceEnv(scalarKind(shape[key] as z.ZodType), value) : value;
+    given[key] = value;
     sources[key] = "flag";
   }
 
@@ -158,7 +169,11 @@ export function loadConfig<S extends z.ZodObject>(
             : source === "file"
               ? `config file ${options.file}`
               : "default";
-      const got = key in merged ? ` (got ${JSON.stringify(merged[key])})` : "";
+      const got = !(key in given)
+        ? ""
+        : secrets.has(key)
+          ? ` (got a value of ${String(given[key]).length} characters, not shown)`
+          : ` (got ${JSON.stringify(given[key])})`;
       problems.push(`config key "${key}" from ${where}: ${issue.message}${got}`);
     }
   }

@@ -530,10 +530,18 @@ export interface RecoveryResponse {
   latestCheckpoint: CheckpointInfo | undefined;
   resumeStep: bigint;
   resumeEpoch: bigint;
-  /** The worker's shards for the resume epoch, for every registered dataset. */
+  /**
+   * The worker's shards for the resume epoch, for every registered dataset: at most 10,000 in
+   * all, so the answer stays inside the message size limit (see shard_assignments_truncated).
+   */
   shardAssignments: ShardAssignment[];
   /** Added: the membership version the shard assignments were computed for. */
   membershipVersion: bigint;
+  /**
+   * Added: true when the worker holds more shards than shard_assignments lists; page through
+   * them with GetShardAssignments.
+   */
+  shardAssignmentsTruncated: boolean;
 }
 
 function createBaseWorkerInfo(): WorkerInfo {
@@ -5082,6 +5090,7 @@ function createBaseRecoveryResponse(): RecoveryResponse {
     resumeEpoch: 0n,
     shardAssignments: [],
     membershipVersion: 0n,
+    shardAssignmentsTruncated: false,
   };
 }
 
@@ -5113,6 +5122,9 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
         throw new globalThis.Error("value provided for field message.membershipVersion of type int64 too large");
       }
       writer.uint32(48).int64(message.membershipVersion);
+    }
+    if (message.shardAssignmentsTruncated !== false) {
+      writer.uint32(56).bool(message.shardAssignmentsTruncated);
     }
     return writer;
   },
@@ -5178,6 +5190,14 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
             message.membershipVersion = reader.int64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.shardAssignmentsTruncated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5222,6 +5242,11 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
         : isSet(object.membership_version)
         ? BigInt(object.membership_version)
         : 0n,
+      shardAssignmentsTruncated: isSet(object.shardAssignmentsTruncated)
+        ? globalThis.Boolean(object.shardAssignmentsTruncated)
+        : isSet(object.shard_assignments_truncated)
+        ? globalThis.Boolean(object.shard_assignments_truncated)
+        : false,
     };
   },
 
@@ -5245,6 +5270,9 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
     if (message.membershipVersion !== 0n) {
       obj.membershipVersion = message.membershipVersion.toString();
     }
+    if (message.shardAssignmentsTruncated !== false) {
+      obj.shardAssignmentsTruncated = message.shardAssignmentsTruncated;
+    }
     return obj;
   },
 
@@ -5267,6 +5295,7 @@ export const RecoveryResponse: MessageFns<RecoveryResponse> = {
     message.membershipVersion = (object.membershipVersion !== undefined && object.membershipVersion !== null)
       ? BigInt(object.membershipVersion)
       : 0n;
+    message.shardAssignmentsTruncated = object.shardAssignmentsTruncated ?? false;
     return message;
   },
 };

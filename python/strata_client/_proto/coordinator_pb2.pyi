@@ -202,20 +202,22 @@ class RecoveryRequest(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class RecoveryResponse(_message.Message):
-    __slots__ = ["has_checkpoint", "latest_checkpoint", "membership_version", "resume_epoch", "resume_step", "shard_assignments"]
+    __slots__ = ["has_checkpoint", "latest_checkpoint", "membership_version", "resume_epoch", "resume_step", "shard_assignments", "shard_assignments_truncated"]
     HAS_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     LATEST_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     MEMBERSHIP_VERSION_FIELD_NUMBER: _ClassVar[int]
     RESUME_EPOCH_FIELD_NUMBER: _ClassVar[int]
     RESUME_STEP_FIELD_NUMBER: _ClassVar[int]
     SHARD_ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_ASSIGNMENTS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     has_checkpoint: bool
     latest_checkpoint: CheckpointInfo
     membership_version: int
     resume_epoch: int
     resume_step: int
     shard_assignments: _containers.RepeatedCompositeFieldContainer[ShardAssignment]
-    def __init__(self, has_checkpoint: bool = ..., latest_checkpoint: _Optional[_Union[CheckpointInfo, _Mapping]] = ..., resume_step: _Optional[int] = ..., resume_epoch: _Optional[int] = ..., shard_assignments: _Optional[_Iterable[_Union[ShardAssignment, _Mapping]]] = ..., membership_version: _Optional[int] = ...) -> None: ...
+    shard_assignments_truncated: bool
+    def __init__(self, has_checkpoint: bool = ..., latest_checkpoint: _Optional[_Union[CheckpointInfo, _Mapping]] = ..., resume_step: _Optional[int] = ..., resume_epoch: _Optional[int] = ..., shard_assignments: _Optional[_Iterable[_Union[ShardAssignment, _Mapping]]] = ..., membership_version: _Optional[int] = ..., shard_assignments_truncated: bool = ...) -> None: ...
 
 class ResourceUsage(_message.Message):
     __slots__ = ["cpu_percent", "disk_read_bytes", "disk_write_bytes", "gpu_usage", "memory_used_bytes", "network_rx_bytes", "network_tx_bytes"]

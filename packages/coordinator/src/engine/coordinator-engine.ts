@@ -5,26 +5,33 @@ import {
   Code,
   createSilentLogger,
   type DatasetSpec,
-  isLiveWorkerState,
   type Logger,
-  type ResourceUsage,
   RuntimeError,
   systemClock,
-  type TimerHandle,
-  transitionWorker,
   type WorkerState,
 } from "@strata/runtime-core";
-import type { CoordinatorStore, StoredWorker, StoreOp } from "../store/coordinator-store.js";
+import type { CoordinatorStore, StoreOp } from "../store/coordinator-store.js";
 import { BarrierHub } from "./barrier-hub.js";
 import { CheckpointLedger } from "./checkpoint-ledger.js";
-import { DatasetHub, type ShardMapPage } from "./dataset-hub.js";
+import { CommitPipeline, type Mutation } from "./commit-pipeline.js";
+import {
+  DatasetHub,
+  DEFAULT_ASSIGNMENT_PAGE,
+  MAX_ASSIGNMENT_PAGE,
+  type ShardMapPage,
+} from "./dataset-hub.js";
+import { Draft, type StateView } from "./draft.js";
 import { EventFeed } from "./event-feed.js";
 import type { CoordinatorEvent } from "./events.js";
+import { Liveness, MEMBERSHIP_CHANGED_COMMAND } from "./liveness.js";
+import { Membership, type RetireReason, toStored, type WorkerEntry } from "./membership.js";
+import { RecordBook } from "./record-book.js";
 import type {
   BarrierResult,
   CoordinatorEngine,
   CoordinatorEngineOptions,
   DeregisterWorkerResult,
+  EngineCallOptions,
   EngineCounters,
   EngineShardAssignment,
   EngineSnapshot,
@@ -47,40 +54,13 @@ import type {
   WorkerView,
 } from "./types.js";
 
+export { MEMBERSHIP_CHANGED_COMMAND };
+
 /** The job a checkpoint belongs to when the worker names none. */
 export const DEFAULT_JOB_ID = "default";
 
-/** The command queued for every live worker when membership changes. */
-export const MEMBERSHIP_CHANGED_COMMAND = "membership_changed";
-
-interface WorkerEntry {
-  workerId: string;
-  hostname: string;
-  port: number;
-  gpuCount: number;
-  memoryBytes: number;
-  metadata: Readonly<Record<string, string>>;
-  rank: number;
-  incarnation: number;
-  status: StoredWorker["status"];
-  state: WorkerState;
-  registeredAtMs: number;
-  lastHeartbeatMs: number;
-  /** When the failure detector declares the worker dead. */
-  deadlineMs: number;
-  currentStep: number;
-  currentEpoch: number;
-  currentTask: string;
-  resources: ResourceUsage | undefined;
-  commands: string[];
-  /**
-   * The membership version this worker was last told about. A heartbeat delivers
-   * `membership_changed` when the current version is newer: O(1) per membership change instead
-   * of one queued command per live worker.
-   */
-  notifiedVersion: number;
-  samplesConsumed: number;
-}
+/** Most shard assignments a recovery answer carries (over all datasets); the rest by paging. */
+export const MAX_RECOVERY_ASSIGNMENTS = 10_000;
 
 interface Settings {
   heartbeatTimeoutMs: number;
@@ -101,12 +81,14 @@ interface Settings {
   maxRecentEvents: number;
   maxPendingCommands: number;
   minReplanIntervalMs: number;
+  maxConsecutiveStoreFailures: number;
 }
 
 /**
  * Creates the coordinator engine: membership with stable ranks, failure detection, barriers,
  * shard plans with exactly-once epoch coverage, and checkpoint records, over a
- * {@link CoordinatorStore}. Call `start()` before use and `close()` at the end.
+ * {@link CoordinatorStore}. Every state change is written to the store first and applied in
+ * memory only once it is durable. Call `start()` before use and `close()` at the end.
  *
  * @throws RuntimeError(InvalidArgument) naming the option when a number is out of range.
  */
@@ -136,40 +118,29 @@ class Engine implements CoordinatorEngine {
     checkpointStepsCompleted: 0,
     storeFlushes: 0,
     storeErrors: 0,
+    storeCommits: 0,
   };
+  readonly #membership: Membership;
+  readonly #liveness: Liveness;
   readonly #barriers: BarrierHub;
   readonly #datasets: DatasetHub;
   readonly #checkpoints: CheckpointLedger;
-
-  /** Every known worker: live ones and retired (dead/left) ones kept for rank return. */
-  readonly #workers = new Map<string, WorkerEntry>();
-  /** Retired worker ids, oldest retirement first (for pruning). */
-  readonly #retired = new Map<string, true>();
-  /** Live worker by rank. */
-  readonly #byRank: (WorkerEntry | undefined)[] = [];
-  #liveCount = 0;
-  #lowestFreeRankHint = 0;
-  #membershipVersion = 0;
-  #sortedLiveCache: readonly string[] | undefined;
-  readonly #dirtyLiveness = new Set<WorkerEntry>();
+  readonly #records = new RecordBook();
+  readonly #pipeline: CommitPipeline;
+  readonly #committed: StateView;
+  readonly #onFatal: ((error: RuntimeError) => void) | undefined;
   #plansDirty = false;
-  /** Auxiliary records by kind, then id (JSON text). */
-  readonly #records = new Map<string, Map<string, string>>();
-  #lastDepartureVersion = 0;
 
   #startPromise: Promise<void> | undefined;
   #closePromise: Promise<void> | undefined;
   #running = false;
   #startedAtMs = 0;
-  #sweepTimer: TimerHandle | undefined;
-  /** When the pending sweep should fire (clock ms); 0 before the first one is scheduled. */
-  #sweepDueMs = 0;
-  #flushTimer: TimerHandle | undefined;
 
   constructor(options: CoordinatorEngineOptions) {
     this.#store = options.store;
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? createSilentLogger()).child({ component: "coordinator-engine" });
+    this.#onFatal = options.onFatal;
     const heartbeatTimeoutMs = positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs, 15_000);
     this.#s = {
       heartbeatTimeoutMs,
@@ -206,6 +177,11 @@ class Engine implements CoordinatorEngine {
       maxRecentEvents: positive("maxRecentEvents", options.maxRecentEvents, 1_000),
       maxPendingCommands: positive("maxPendingCommands", options.maxPendingCommands, 16),
       minReplanIntervalMs: nonNegative("minReplanIntervalMs", options.minReplanIntervalMs, 1_000),
+      maxConsecutiveStoreFailures: positive(
+        "maxConsecutiveStoreFailures",
+        options.maxConsecutiveStoreFailures,
+        3,
+      ),
     };
     if (
       options.shardEpsilon !== undefined &&
@@ -220,40 +196,109 @@ class Engine implements CoordinatorEngine {
       this.#log,
       positive("firstEventSeq", options.firstEventSeq, 1),
     );
-    const membership = {
-      isLive: (id: string) => this.#workers.get(id)?.status === "alive",
-      liveCount: () => this.#liveCount,
-      liveWorkerIds: () => this.#liveIds(),
-      sortedLiveWorkerIds: () => this.#sortedLive(),
-      version: () => this.#membershipVersion,
-      lastDepartureVersion: () => this.#lastDepartureVersion,
-    };
-    this.#barriers = new BarrierHub({
+    this.#membership = new Membership(
+      this.#s.heartbeatTimeoutMs,
+      this.#s.maxWorkers,
+      this.#s.maxRetiredWorkers,
+    );
+    const membership = this.#membership;
+    this.#pipeline = new CommitPipeline({
+      store: this.#store,
+      logger: this.#log,
+      newDraft: () => new Draft(this.#committed),
+      applyOp: (op) => this.#applyOp(op),
+      maxConsecutiveFailures: this.#s.maxConsecutiveStoreFailures,
+      onFatal: (error) => this.#fatal(error),
+      onCommit: ({ ok }) => {
+        if (ok) this.#counters.storeCommits++;
+        else this.#counters.storeErrors++;
+      },
+    });
+    this.#liveness = new Liveness({
       clock: this.#clock,
       logger: this.#log,
       events: this.#events,
       counters: this.#counters,
       membership,
+      heartbeatTimeoutMs: this.#s.heartbeatTimeoutMs,
+      sweepIntervalMs: this.#s.sweepIntervalMs,
+      livenessFlushIntervalMs: this.#s.livenessFlushIntervalMs,
+      maxPendingCommands: this.#s.maxPendingCommands,
+      persistLiveness: this.#store.persistsLiveness !== false,
+      declareDead: (worker, silentForMs) => this.#declareDead(worker, silentForMs),
+      writeLiveness: (ops) =>
+        this.#pipeline.submit({ name: "flush_liveness", plan: () => ({ ops, effects: noop }) }),
+      afterSweep: () => {
+        if (this.#plansDirty) this.#plansDirty = this.#datasets.refreshPlans();
+      },
+    });
+    this.#barriers = new BarrierHub({
+      clock: this.#clock,
+      logger: this.#log,
+      events: this.#events,
+      counters: this.#counters,
+      membership: {
+        isLive: (id) => membership.live(id) !== undefined,
+        liveCount: () => membership.liveCount,
+        liveWorkerIds: () => membership.liveIds(),
+        version: () => membership.version,
+      },
       policy: this.#s.barrierFailurePolicy,
       defaultTimeoutMs: this.#s.barrierTimeoutMs,
       maxBarriers: this.#s.maxBarriers,
+      commit: (mutation) => this.#pipeline.submit(mutation),
     });
     this.#datasets = new DatasetHub({
       logger: this.#log,
       events: this.#events,
       counters: this.#counters,
-      membership,
+      membership: {
+        version: () => membership.version,
+        lastDepartureVersion: () => membership.lastDepartureVersion,
+        sortedLiveWorkerIds: () => membership.sortedLiveIds(),
+      },
       maxDatasets: this.#s.maxDatasets,
       maxShardsPerDataset: this.#s.maxShardsPerDataset,
       maxEpochsPerDataset: this.#s.maxProgressEpochsPerDataset,
       epsilon: options.shardEpsilon,
       now: () => this.#clock.now(),
       minReplanIntervalMs: this.#s.minReplanIntervalMs,
-      persistInBackground: (ops) => {
-        this.#persist(ops).catch(() => undefined);
+      persistOwnership: (op) => {
+        if (!this.#running) return;
+        this.#pipeline
+          .submit({ name: "store_shard_plan", plan: () => ({ ops: [op], effects: noop }) })
+          .catch((error: unknown) =>
+            this.#log.warn({ err: error }, "shard ownership plan not stored (costs movement only)"),
+          );
       },
     });
     this.#checkpoints = new CheckpointLedger(this.#s.maxCheckpointStepsPerJob, this.#s.maxJobs);
+    const datasets = this.#datasets;
+    const checkpoints = this.#checkpoints;
+    const records = this.#records;
+    const barriers = this.#barriers;
+    this.#committed = {
+      worker: (id) => {
+        const e = membership.entry(id);
+        return e === undefined ? undefined : toStored(e);
+      },
+      liveCount: () => membership.liveCount,
+      membershipVersion: () => membership.version,
+      lastDepartureVersion: () => membership.lastDepartureVersion,
+      isRankHeld: (rank) => membership.isRankHeld(rank),
+      lowestFreeRank: () => membership.lowestFreeRank(),
+      dataset: (id) => datasets.stored(id),
+      datasetCount: () => datasets.count,
+      progress: (d, e, s) => datasets.storedProgress(d, e, s),
+      checkpointStep: (j, s) => checkpoints.stored(j, s),
+      checkpointParts: (j, s) => checkpoints.parts(j, s),
+      checkpointStepsOf: (j) => checkpoints.stepsOf(j),
+      jobCount: () => checkpoints.jobCount,
+      hasJob: (j) => checkpoints.hasJob(j),
+      record: (kind, id) => records.get(kind, id),
+      recordCount: (kind) => records.count(kind),
+      barrierRelease: (id) => barriers.release(id),
+    };
   }
 
   get ready(): boolean {
@@ -274,44 +319,27 @@ class Engine implements CoordinatorEngine {
     const state = await this.#store.load();
     const now = this.#clock.now();
     this.#startedAtMs = now;
-    this.#membershipVersion = state.membershipVersion;
-    const alive = state.workers.filter((w) => w.status === "alive").sort((a, b) => a.rank - b.rank);
-    const retired = state.workers
-      .filter((w) => w.status !== "alive")
-      .sort((a, b) => a.lastHeartbeatMs - b.lastHeartbeatMs);
-    const fixups: StoreOp[] = [];
-    for (const stored of alive) {
-      const entry = fromStored(stored, now + this.#s.restartGraceMs);
-      if (this.#byRank[entry.rank] !== undefined) {
-        // Should not happen; keep both workers by moving the second one.
-        const rank = this.#lowestFreeRank();
-        this.#log.warn(
-          { workerId: entry.workerId, from: entry.rank, to: rank },
-          "rank conflict in stored state",
-        );
-        entry.rank = rank;
-        fixups.push({ t: "put_worker", worker: toStored(entry) });
-      }
-      this.#workers.set(entry.workerId, entry);
-      this.#occupyRank(entry);
-    }
-    for (const stored of retired) {
-      this.#workers.set(stored.workerId, fromStored(stored, 0));
-      this.#retired.set(stored.workerId, true);
-    }
+    const fixups = this.#membership.restore(
+      state.workers,
+      state.membershipVersion,
+      now + this.#s.restartGraceMs,
+    );
     this.#datasets.restore(state.datasets, state.shardProgress, state.shardPlans);
     this.#checkpoints.restore(state.checkpointSteps, state.checkpoints);
-    for (const r of state.records ?? []) this.#recordsOf(r.kind).set(r.id, r.json);
-    if (fixups.length > 0) await this.#store.apply(fixups);
+    this.#records.restore(state.records ?? []);
+    this.#barriers.restore(state.barrierReleases ?? []);
+    if (fixups.length > 0) {
+      this.#log.warn({ fixups: fixups.length }, "rank conflicts in stored state were repaired");
+      await this.#store.apply(fixups);
+    }
     this.#running = true;
-    this.#scheduleSweep();
-    this.#scheduleFlush();
+    this.#liveness.start();
     this.#log.info(
       {
         store: this.#store.kind,
-        membershipVersion: this.#membershipVersion,
-        liveWorkers: this.#liveCount,
-        retiredWorkers: this.#retired.size,
+        membershipVersion: this.#membership.version,
+        liveWorkers: this.#membership.liveCount,
+        retiredWorkers: this.#membership.retiredCount,
         datasets: this.#datasets.count,
         restartGraceMs: this.#s.restartGraceMs,
         barrierFailurePolicy: this.#s.barrierFailurePolicy,
@@ -327,194 +355,214 @@ class Engine implements CoordinatorEngine {
 
   async #close(): Promise<void> {
     if (this.#startPromise !== undefined) await this.#startPromise.catch(() => undefined);
+    const wasRunning = this.#running;
     this.#running = false;
-    if (this.#sweepTimer !== undefined) this.#clock.clearTimeout(this.#sweepTimer);
-    if (this.#flushTimer !== undefined) this.#clock.clearTimeout(this.#flushTimer);
+    this.#liveness.stop();
     this.#barriers.closeAll();
-    await this.#flushLiveness();
+    if (wasRunning && this.#pipeline.fatal === undefined) {
+      await this.#liveness
+        .flush()
+        .catch((error: unknown) => this.#log.warn({ err: error }, "final liveness flush failed"));
+    }
+    await this.#pipeline.idle();
     this.#log.info({}, "coordinator engine closed");
+  }
+
+  /** Resolves when every queued change is committed and applied (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.#pipeline.idle();
+  }
+
+  grantGrace(graceMs: number): void {
+    this.#liveness.grantGrace(this.#clock.now() + graceMs);
+  }
+
+  #fatal(error: RuntimeError): void {
+    this.#running = false;
+    this.#liveness.stop();
+    this.#log.fatal({ err: error }, "coordinator store keeps failing; stopping (fail-stop)");
+    this.#barriers.closeAll();
+    this.#onFatal?.(error);
+  }
+
+  // ---------------------------------------------------------------- applying committed ops
+
+  #applyOp(op: StoreOp): void {
+    this.#membership.apply(op);
+    this.#datasets.apply(op);
+    this.#checkpoints.apply(op);
+    this.#barriers.apply(op);
+    this.#records.apply(op);
+    if (op.t === "set_membership_version") {
+      this.#plansDirty = true;
+      this.#counters.membershipChanges++;
+    }
+  }
+
+  #submit<R>(mutation: Mutation<R>): Promise<R> {
+    if (!this.#running) return Promise.reject(notRunning());
+    return this.#pipeline.submit(mutation);
   }
 
   // ---------------------------------------------------------------- membership
 
-  async registerWorker(input: RegisterWorkerInput): Promise<RegisterWorkerResult> {
-    this.#assertRunning();
-    const now = this.#clock.now();
-    const existing = this.#workers.get(input.workerId);
-    if (existing !== undefined && existing.status === "alive") {
-      // Idempotent: same rank, same incarnation, no membership change. The process may have
-      // restarted, so it starts over in `initializing`.
-      const from = existing.state;
-      Object.assign(existing, {
-        hostname: input.hostname,
-        port: input.port,
-        gpuCount: input.gpuCount,
-        memoryBytes: input.memoryBytes,
-        metadata: { ...input.metadata },
-        state: "initializing" as WorkerState,
-        lastHeartbeatMs: now,
-        deadlineMs: now + this.#s.heartbeatTimeoutMs,
-      });
-      this.#counters.registrations++;
-      if (from !== "initializing") {
-        this.#events.emit({
-          type: "worker_state_changed",
-          workerId: existing.workerId,
-          from,
-          to: "initializing",
-        });
-      }
-      this.#log.info(
-        { workerId: existing.workerId, rank: existing.rank },
-        "worker registered again while alive",
-      );
-      await this.#persist([{ t: "put_worker", worker: toStored(existing) }]);
-      return this.#registerResult(existing);
+  registerWorker(
+    input: RegisterWorkerInput,
+    options: EngineCallOptions = {},
+  ): Promise<RegisterWorkerResult> {
+    return this.#submit({
+      name: "register_worker",
+      ...signalOf(options),
+      plan: (draft) => {
+        const now = this.#clock.now();
+        const p = this.#membership.planRegister(draft, input, now);
+        return {
+          ops: p.ops,
+          effects: () => {
+            const entry = this.#membership.live(input.workerId) as WorkerEntry;
+            this.#counters.registrations++;
+            if (p.joined) {
+              this.#events.emit({
+                type: "worker_registered",
+                workerId: entry.workerId,
+                rank: entry.rank,
+                incarnation: entry.incarnation,
+                returning: p.returning,
+              });
+              this.#log.info(
+                {
+                  workerId: entry.workerId,
+                  rank: entry.rank,
+                  incarnation: entry.incarnation,
+                  returning: p.returning,
+                  hostname: entry.hostname,
+                },
+                "worker registered",
+              );
+              this.#membershipChangedEvent("joined", entry.workerId);
+            } else {
+              if (p.from !== undefined && p.from !== "initializing") {
+                this.#events.emit({
+                  type: "worker_state_changed",
+                  workerId: entry.workerId,
+                  from: p.from,
+                  to: "initializing",
+                });
+              }
+              this.#log.info(
+                { workerId: entry.workerId, rank: entry.rank },
+                "worker registered again while alive",
+              );
+            }
+            return this.#registerResult(entry);
+          },
+        };
+      },
+    });
+  }
+
+  deregisterWorker(
+    workerId: string,
+    options: EngineCallOptions = {},
+  ): Promise<DeregisterWorkerResult> {
+    return this.#submit({
+      name: "deregister_worker",
+      ...signalOf(options),
+      plan: (draft) => {
+        const ops = this.#planRetire(draft, workerId, "left");
+        const rank = draft.worker(workerId)?.rank ?? -1;
+        const from = this.#membership.entry(workerId)?.state ?? "idle";
+        return {
+          ops,
+          effects: () => {
+            this.#retired(workerId, "left", from);
+            this.#counters.deregistrations++;
+            this.#events.emit({ type: "worker_deregistered", workerId, rank });
+            this.#log.info({ workerId, rank }, "worker deregistered");
+            return {
+              workerId,
+              rank,
+              worldSize: this.#membership.liveCount,
+              membershipVersion: this.#membership.version,
+            };
+          },
+        };
+      },
+    });
+  }
+
+  #declareDead(worker: WorkerEntry, silentForMs: number): Promise<void> {
+    const { workerId } = worker;
+    return this.#submit({
+      name: "declare_dead",
+      plan: (draft) => {
+        // It may have left, died or come back (a new incarnation) while this waited.
+        const current = draft.worker(workerId);
+        if (current?.status !== "alive" || current.incarnation !== worker.incarnation) {
+          return { ops: [], effects: noop };
+        }
+        const ops = this.#planRetire(draft, workerId, "dead");
+        const from = worker.state;
+        return {
+          ops,
+          effects: () => {
+            this.#retired(workerId, "dead", from);
+            this.#counters.workersDeclaredDead++;
+            this.#events.emit({ type: "worker_dead", workerId, rank: current.rank, silentForMs });
+            this.#log.warn({ workerId, rank: current.rank, silentForMs }, "worker declared dead");
+          },
+        };
+      },
+    }).catch((error: unknown) => {
+      this.#log.error({ err: error, workerId }, "could not store a worker's death; will retry");
+    });
+  }
+
+  #planRetire(draft: Draft, workerId: string, reason: RetireReason): StoreOp[] {
+    const ops = this.#membership.planRetire(draft, workerId, reason);
+    ops.push(...this.#datasets.planMemberGone(draft, workerId, draft.pendingProgress()));
+    return ops;
+  }
+
+  /** Effects of a committed retirement: events, barriers, volatile state. */
+  #retired(workerId: string, reason: RetireReason, from: WorkerState): void {
+    const entry = this.#membership.entry(workerId);
+    if (entry === undefined) return;
+    this.#liveness.forget(entry);
+    if (from !== "dead") {
+      this.#events.emit({ type: "worker_state_changed", workerId, from, to: "dead" });
     }
-    if (this.#liveCount >= this.#s.maxWorkers) {
-      throw new RuntimeError(
-        `too many live workers (${this.#s.maxWorkers}); worker "${input.workerId}" was not registered`,
-        { code: Code.ResourceExhausted, details: { maxWorkers: this.#s.maxWorkers } },
-      );
-    }
-    const returning = existing !== undefined;
-    const rank =
-      existing !== undefined && this.#byRank[existing.rank] === undefined
-        ? existing.rank
-        : this.#lowestFreeRank();
-    const entry: WorkerEntry = {
-      workerId: input.workerId,
-      hostname: input.hostname,
-      port: input.port,
-      gpuCount: input.gpuCount,
-      memoryBytes: input.memoryBytes,
-      metadata: { ...input.metadata },
-      rank,
-      incarnation: (existing?.incarnation ?? 0) + 1,
-      status: "alive",
-      state: "initializing",
-      registeredAtMs: now,
-      lastHeartbeatMs: now,
-      deadlineMs: now + this.#s.heartbeatTimeoutMs,
-      currentStep: 0,
-      currentEpoch: 0,
-      currentTask: "",
-      resources: undefined,
-      commands: [],
-      notifiedVersion: 0,
-      samplesConsumed: 0,
-    };
-    if (returning) this.#retired.delete(entry.workerId);
-    this.#workers.set(entry.workerId, entry);
-    this.#occupyRank(entry);
-    this.#counters.registrations++;
+    this.#membershipChangedEvent(reason, workerId);
+    this.#barriers.onMemberGone(workerId, entry.rank, reason);
+  }
+
+  #membershipChangedEvent(reason: "joined" | "left" | "dead", workerId: string): void {
     this.#events.emit({
-      type: "worker_registered",
-      workerId: entry.workerId,
-      rank,
-      incarnation: entry.incarnation,
-      returning,
+      type: "membership_changed",
+      membershipVersion: this.#membership.version,
+      worldSize: this.#membership.liveCount,
+      reason,
+      workerId,
     });
     this.#log.info(
       {
-        workerId: entry.workerId,
-        rank,
-        incarnation: entry.incarnation,
-        returning,
-        hostname: entry.hostname,
+        membershipVersion: this.#membership.version,
+        worldSize: this.#membership.liveCount,
+        reason,
+        workerId,
       },
-      "worker registered",
+      "membership changed",
     );
-    const ops = this.#membershipChanged("joined", entry);
-    ops.unshift({ t: "put_worker", worker: toStored(entry) });
-    await this.#persist(ops);
-    return this.#registerResult(entry);
-  }
-
-  async deregisterWorker(workerId: string): Promise<DeregisterWorkerResult> {
-    this.#assertRunning();
-    const entry = this.#workers.get(workerId);
-    if (entry === undefined || entry.status !== "alive") {
-      throw new RuntimeError(`worker "${workerId}" is not registered`, {
-        code: Code.NotFound,
-        details: { workerId },
-      });
-    }
-    const ops = this.#retire(entry, "left");
-    this.#counters.deregistrations++;
-    this.#events.emit({ type: "worker_deregistered", workerId, rank: entry.rank });
-    this.#log.info({ workerId, rank: entry.rank }, "worker deregistered");
-    await this.#persist(ops);
-    return {
-      workerId,
-      rank: entry.rank,
-      worldSize: this.#liveCount,
-      membershipVersion: this.#membershipVersion,
-    };
   }
 
   heartbeat(input: HeartbeatInput): HeartbeatResult {
     this.#assertRunning();
-    const entry = this.#workers.get(input.workerId);
-    if (entry === undefined || entry.status !== "alive") {
-      throw new RuntimeError(
-        `worker "${input.workerId}" is not registered (unknown, or declared dead after missing heartbeats); register again`,
-        { code: Code.NotFound, details: { workerId: input.workerId } },
-      );
-    }
-    const to = input.state;
-    if (to !== undefined && to !== entry.state) {
-      if (!isLiveWorkerState(to)) {
-        throw new RuntimeError(
-          `a heartbeat cannot set state "${to}"; call DeregisterWorker to leave`,
-          { code: Code.InvalidArgument, details: { workerId: input.workerId, state: to } },
-        );
-      }
-      const from = entry.state;
-      entry.state = transitionWorker(entry.workerId, from, to);
-      this.#events.emit({ type: "worker_state_changed", workerId: entry.workerId, from, to });
-      this.#log.info({ workerId: entry.workerId, from, to }, "worker state changed");
-    }
-    const now = this.#clock.now();
-    entry.lastHeartbeatMs = now;
-    entry.deadlineMs = now + this.#s.heartbeatTimeoutMs;
-    if (input.step !== undefined) entry.currentStep = input.step;
-    if (input.epoch !== undefined) entry.currentEpoch = input.epoch;
-    if (input.task !== undefined) entry.currentTask = input.task;
-    if (input.resources !== undefined) entry.resources = input.resources;
-    this.#dirtyLiveness.add(entry);
-    this.#counters.heartbeats++;
-    let pendingCommands: string[] = [];
-    if (entry.commands.length > 0) {
-      pendingCommands = entry.commands;
-      entry.commands = [];
-    }
-    if (entry.notifiedVersion < this.#membershipVersion) {
-      entry.notifiedVersion = this.#membershipVersion;
-      pendingCommands =
-        pendingCommands.length === 0
-          ? [MEMBERSHIP_CHANGED_COMMAND]
-          : [MEMBERSHIP_CHANGED_COMMAND, ...pendingCommands];
-    }
-    return {
-      serverTimeMs: now,
-      pendingCommands,
-      membershipVersion: this.#membershipVersion,
-      rank: entry.rank,
-      worldSize: this.#liveCount,
-    };
+    return this.#liveness.heartbeat(input);
   }
 
   queueCommand(workerId: string, command: string): void {
-    const entry = this.#workers.get(workerId);
-    if (entry === undefined || entry.status !== "alive") {
-      throw new RuntimeError(`worker "${workerId}" is not registered`, {
-        code: Code.NotFound,
-        details: { workerId },
-      });
-    }
-    this.#enqueue(entry, command);
-    this.#log.info({ workerId, command }, "command queued");
+    this.#assertRunning();
+    this.#liveness.queueCommand(workerId, command);
   }
 
   // ---------------------------------------------------------------- barriers
@@ -532,17 +580,59 @@ class Engine implements CoordinatorEngine {
 
   // ---------------------------------------------------------------- datasets
 
-  async registerDataset(spec: DatasetSpec): Promise<{ totalShards: number; created: boolean }> {
-    this.#assertRunning();
-    const { totalShards, created, ops } = this.#datasets.register(spec, this.#clock.now());
-    await this.#persist(ops);
-    return { totalShards, created };
+  registerDataset(
+    spec: DatasetSpec,
+    options: EngineCallOptions = {},
+  ): Promise<{ totalShards: number; created: boolean }> {
+    return this.#submit({
+      name: "register_dataset",
+      ...signalOf(options),
+      plan: (draft) => {
+        const p = this.#datasets.planRegister(draft, spec, this.#clock.now());
+        return {
+          ops: p.ops,
+          effects: () => {
+            if (p.created) {
+              this.#events.emit({
+                type: "dataset_registered",
+                datasetId: spec.datasetId,
+                totalShards: p.totalShards,
+              });
+              this.#log.info(
+                { datasetId: spec.datasetId, totalShards: p.totalShards },
+                "dataset registered",
+              );
+            }
+            return { totalShards: p.totalShards, created: p.created };
+          },
+        };
+      },
+    });
   }
 
   getShardAssignments(input: ShardRequestInput): ShardAssignmentsResult {
     this.#assertRunning();
     this.#assertLive(input.workerId, `ask for shards of dataset "${input.datasetId}"`);
-    const result = this.#datasets.assignments(input.workerId, input.datasetId, input.epoch);
+    const offset = input.offset ?? 0;
+    const limit = Math.min(input.limit ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const result = this.#datasets.assignments(
+      input.workerId,
+      input.datasetId,
+      input.epoch,
+      offset,
+      limit,
+    );
+    if (input.expectMembershipVersion !== undefined) {
+      if (result.membershipVersion !== input.expectMembershipVersion) {
+        throw new RuntimeError(
+          `the assignment changed since the first page (membership version ${input.expectMembershipVersion}, now ${result.membershipVersion}); start again from the first page`,
+          {
+            code: Code.FailedPrecondition,
+            details: { field: "page_token", membershipVersion: result.membershipVersion },
+          },
+        );
+      }
+    }
     this.#noteServedPlan(input.workerId, result.membershipVersion);
     return {
       workerId: input.workerId,
@@ -551,11 +641,16 @@ class Engine implements CoordinatorEngine {
       membershipVersion: result.membershipVersion,
       totalShards: result.totalShards,
       assignments: result.assignments,
+      assignedShards: result.assignedShards,
+      nextOffset:
+        offset + result.assignments.length < result.assignedShards
+          ? offset + result.assignments.length
+          : undefined,
     };
   }
 
   getDataShard(input: ShardRequestInput): EngineShardAssignment {
-    const { assignments } = this.getShardAssignments(input);
+    const { assignments } = this.getShardAssignments({ ...input, offset: 0, limit: 1 });
     const first = assignments[0];
     if (first === undefined) {
       throw new RuntimeError("no shards for this worker", {
@@ -566,30 +661,56 @@ class Engine implements CoordinatorEngine {
     return first;
   }
 
-  async reportShardProgress(input: ShardProgressInput): Promise<ShardProgressResult> {
-    this.#assertRunning();
-    const entry = this.#assertLive(
-      input.workerId,
-      `report progress on dataset "${input.datasetId}"`,
-    );
-    const outcome = this.#datasets.report(
-      input.workerId,
-      input.datasetId,
-      input.epoch,
-      input.shardId,
-      input.consumed,
-      input.upTo,
-      input.membershipVersion,
-    );
-    entry.samplesConsumed += outcome.newlyConsumed;
-    await this.#persist([...outcome.ops, ...this.#datasets.pruneOps(input.datasetId)]);
-    return {
-      accepted: true,
-      membershipVersion: this.#membershipVersion,
-      consumedSamples: outcome.consumedSamples,
-      shardComplete: outcome.shardComplete,
-      epochComplete: outcome.epochComplete,
-    };
+  reportShardProgress(
+    input: ShardProgressInput,
+    options: EngineCallOptions = {},
+  ): Promise<ShardProgressResult> {
+    return this.#submit({
+      name: "report_shard_progress",
+      ...signalOf(options),
+      plan: (draft) => {
+        this.#assertLiveIn(
+          draft,
+          input.workerId,
+          `report progress on dataset "${input.datasetId}"`,
+        );
+        const p = this.#datasets.planReport(
+          draft,
+          input.workerId,
+          input.datasetId,
+          input.epoch,
+          input.shardId,
+          input.consumed,
+          input.upTo,
+          input.membershipVersion,
+        );
+        return {
+          ops: p.ops,
+          effects: () => {
+            const entry = this.#membership.live(input.workerId);
+            if (entry !== undefined) entry.samplesConsumed += p.newlyConsumed;
+            if (p.ops.length > 0) {
+              this.#events.emit({
+                type: "shard_progress",
+                datasetId: input.datasetId,
+                epoch: input.epoch,
+                shardId: input.shardId,
+                workerId: input.workerId,
+                consumedSamples: p.consumedSamples,
+                shardComplete: p.shardComplete,
+              });
+            }
+            return {
+              accepted: true as const,
+              membershipVersion: this.#membership.version,
+              consumedSamples: p.consumedSamples,
+              shardComplete: p.shardComplete,
+              epochComplete: this.#datasets.epochComplete(input.datasetId, input.epoch),
+            };
+          },
+        };
+      },
+    });
   }
 
   getShardProgress(input: ShardRequestInput): EpochPositionResult {
@@ -597,143 +718,180 @@ class Engine implements CoordinatorEngine {
     this.#assertLive(input.workerId, `read the progress of dataset "${input.datasetId}"`);
     return {
       ...this.#datasets.position(input.datasetId, input.epoch),
-      membershipVersion: this.#membershipVersion,
+      membershipVersion: this.#membership.version,
     };
   }
 
-  async restoreShardProgress(input: RestoreProgressInput): Promise<RestoreProgressResult> {
-    this.#assertRunning();
-    this.#assertLive(
-      input.workerId,
-      `restore the progress of dataset "${input.position.datasetId}"`,
-    );
-    const outcome = this.#datasets.restorePosition(input.position);
-    // Every live worker asks for its shards again: the bump delivers `membership_changed`.
-    this.#membershipVersion++;
-    this.#plansDirty = true;
-    this.#events.emit({
-      type: "progress_restored",
-      datasetId: input.position.datasetId,
-      epoch: input.position.epoch,
-      workerId: input.workerId,
-      consumedSamples: outcome.consumedSamples,
-      forgottenEpochs: outcome.forgottenEpochs,
+  restoreShardProgress(
+    input: RestoreProgressInput,
+    options: EngineCallOptions = {},
+  ): Promise<RestoreProgressResult> {
+    return this.#submit({
+      name: "restore_shard_progress",
+      exclusive: true,
+      ...signalOf(options),
+      plan: (draft) => {
+        this.#assertLiveIn(
+          draft,
+          input.workerId,
+          `restore the progress of dataset "${input.position.datasetId}"`,
+        );
+        const p = this.#datasets.planRestore(input.position);
+        // Every live worker asks for its shards again: the bump delivers `membership_changed`.
+        const version = draft.membershipVersion() + 1;
+        return {
+          ops: [...p.ops, { t: "set_membership_version", version, reason: "restore" }],
+          effects: () => {
+            this.#events.emit({
+              type: "progress_restored",
+              datasetId: input.position.datasetId,
+              epoch: input.position.epoch,
+              workerId: input.workerId,
+              consumedSamples: p.consumedSamples,
+              forgottenEpochs: p.forgottenEpochs,
+            });
+            this.#log.info(
+              {
+                datasetId: input.position.datasetId,
+                epoch: input.position.epoch,
+                consumedSamples: p.consumedSamples,
+                forgottenEpochs: p.forgottenEpochs,
+              },
+              "shard progress restored to a checkpoint's position",
+            );
+            return {
+              consumedSamples: p.consumedSamples,
+              forgottenEpochs: p.forgottenEpochs,
+              membershipVersion: this.#membership.version,
+            };
+          },
+        };
+      },
     });
-    await this.#persist([
-      ...outcome.ops,
-      { t: "set_membership_version", version: this.#membershipVersion },
-    ]);
-    return {
-      consumedSamples: outcome.consumedSamples,
-      forgottenEpochs: outcome.forgottenEpochs,
-      membershipVersion: this.#membershipVersion,
-    };
   }
 
   // ---------------------------------------------------------------- checkpoints
 
-  async notifyCheckpoint(input: NotifyCheckpointInput): Promise<NotifyCheckpointResult> {
-    this.#assertRunning();
-    const jobId = input.jobId === "" ? DEFAULT_JOB_ID : input.jobId;
-    const known = this.#workers.get(input.workerId);
-    let rank = input.rank;
-    if (rank === undefined) {
-      if (known === undefined) {
-        throw new RuntimeError(
-          `worker "${input.workerId}" is not registered, so its rank is unknown; register first or send the rank`,
-          { code: Code.FailedPrecondition, details: { workerId: input.workerId } },
-        );
-      }
-      rank = known.rank;
-    }
-    const expected =
-      input.worldSize !== undefined && input.worldSize > 0
-        ? Array.from({ length: input.worldSize }, (_, i) => i)
-        : this.#liveRanks();
-    if (expected.length === 0) expected.push(rank);
-    const now = this.#clock.now();
-    const record: CheckpointRecord = {
-      jobId,
-      step: input.step,
-      rank,
-      workerId: input.workerId,
-      checkpointId: input.checkpointId,
-      epoch: input.epoch,
-      storagePath: input.storagePath,
-      sizeBytes: input.sizeBytes,
-      kind: input.kind,
-      recordedAtMs: now,
-      metadata: { ...input.metadata },
-    };
-    const outcome = this.#checkpoints.record(record, expected, now);
-    this.#counters.checkpointsRecorded++;
-    this.#events.emit({
-      type: "checkpoint_recorded",
-      jobId,
-      step: input.step,
-      rank,
-      workerId: input.workerId,
-      checkpointId: input.checkpointId,
-      sizeBytes: input.sizeBytes,
-    });
-    this.#log.info(
-      {
-        jobId,
-        step: input.step,
-        rank,
-        workerId: input.workerId,
-        checkpointId: input.checkpointId,
-        ranksReported: outcome.ranksReported,
-        ranksExpected: outcome.ranksExpected,
+  notifyCheckpoint(
+    input: NotifyCheckpointInput,
+    options: EngineCallOptions = {},
+  ): Promise<NotifyCheckpointResult> {
+    return this.#submit({
+      name: "notify_checkpoint",
+      ...signalOf(options),
+      plan: (draft) => {
+        const jobId = input.jobId === "" ? DEFAULT_JOB_ID : input.jobId;
+        const known = draft.worker(input.workerId);
+        let rank = input.rank;
+        if (rank === undefined) {
+          if (known === undefined && input.whole !== true) {
+            throw new RuntimeError(
+              `worker "${input.workerId}" is not registered, so its rank is unknown; register first or send the rank`,
+              { code: Code.FailedPrecondition, details: { workerId: input.workerId } },
+            );
+          }
+          rank = known?.rank ?? 0;
+        }
+        // A client that names neither a job nor a world size (the original's) knows nothing of
+        // multi-rank steps: its checkpoint is whole, complete when it arrives.
+        const expected =
+          input.whole === true
+            ? [rank]
+            : input.worldSize !== undefined && input.worldSize > 0
+              ? Array.from({ length: input.worldSize }, (_, i) => i)
+              : this.#membership.liveRanks();
+        if (expected.length === 0) expected.push(rank);
+        const now = this.#clock.now();
+        const record: CheckpointRecord = {
+          jobId,
+          step: input.step,
+          rank,
+          workerId: input.workerId,
+          checkpointId: input.checkpointId,
+          epoch: input.epoch,
+          storagePath: input.storagePath,
+          sizeBytes: input.sizeBytes,
+          kind: input.kind,
+          recordedAtMs: now,
+          metadata: { ...input.metadata },
+        };
+        const p = this.#checkpoints.planRecord(draft, record, expected, now);
+        return {
+          ops: p.ops,
+          effects: () => {
+            this.#counters.checkpointsRecorded++;
+            this.#events.emit({
+              type: "checkpoint_recorded",
+              jobId,
+              step: input.step,
+              rank: record.rank,
+              workerId: input.workerId,
+              checkpointId: input.checkpointId,
+              sizeBytes: input.sizeBytes,
+            });
+            this.#log.info(
+              {
+                jobId,
+                step: input.step,
+                rank: record.rank,
+                workerId: input.workerId,
+                checkpointId: input.checkpointId,
+                ranksReported: p.ranksReported,
+                ranksExpected: p.ranksExpected,
+              },
+              "checkpoint part recorded",
+            );
+            if (p.justCompleted) {
+              this.#counters.checkpointStepsCompleted++;
+              this.#events.emit({
+                type: "checkpoint_completed",
+                jobId,
+                step: input.step,
+                ranks: p.ranksExpected,
+              });
+              this.#log.info(
+                { jobId, step: input.step, ranks: p.ranksExpected },
+                "checkpoint step complete",
+              );
+            }
+            if (p.prunedSteps.length > 0) {
+              this.#log.info(
+                { jobId, steps: p.prunedSteps },
+                "old checkpoint metadata pruned (user storage untouched)",
+              );
+            }
+            return {
+              globalStep: input.step,
+              complete: p.complete,
+              ranksReported: p.ranksReported,
+              ranksExpected: p.ranksExpected,
+            };
+          },
+        };
       },
-      "checkpoint part recorded",
-    );
-    if (outcome.justCompleted) {
-      this.#counters.checkpointStepsCompleted++;
-      this.#events.emit({
-        type: "checkpoint_completed",
-        jobId,
-        step: input.step,
-        ranks: outcome.ranksExpected,
-      });
-      this.#log.info(
-        { jobId, step: input.step, ranks: outcome.ranksExpected },
-        "checkpoint step complete",
-      );
-    }
-    if (outcome.prunedSteps.length > 0) {
-      this.#log.info(
-        { jobId, steps: outcome.prunedSteps },
-        "old checkpoint metadata pruned (user storage untouched)",
-      );
-    }
-    await this.#persist(outcome.ops);
-    return {
-      globalStep: input.step,
-      complete: outcome.complete,
-      ranksReported: outcome.ranksReported,
-      ranksExpected: outcome.ranksExpected,
-    };
+    });
   }
 
   getLatestCheckpoint(input: LatestCheckpointInput): LatestCheckpointResult {
     this.#assertRunning();
     const jobId = input.jobId === "" ? DEFAULT_JOB_ID : input.jobId;
     const latest = this.#checkpoints.latestComplete(jobId);
-    if (latest === undefined)
-      return { hasCheckpoint: false, membershipVersion: this.#membershipVersion };
-    const entry = this.#workers.get(input.workerId);
-    const live = entry !== undefined && entry.status === "alive";
+    const membershipVersion = this.#membership.version;
+    if (latest === undefined) return { hasCheckpoint: false, membershipVersion };
+    const entry = this.#membership.entry(input.workerId);
     const checkpoint =
       (entry === undefined ? undefined : latest.parts.find((p) => p.rank === entry.rank)) ??
       latest.parts.find((p) => p.rank === 0) ??
       (latest.parts[0] as CheckpointRecord);
     const shardAssignments: EngineShardAssignment[] = [];
-    if (live) {
+    let truncated = false;
+    if (entry?.status === "alive") {
       for (const datasetId of this.#datasets.datasetIds()) {
-        const served = this.#datasets.assignments(input.workerId, datasetId, latest.epoch);
+        const room = MAX_RECOVERY_ASSIGNMENTS - shardAssignments.length;
+        const served = this.#datasets.assignments(input.workerId, datasetId, latest.epoch, 0, room);
         this.#noteServedPlan(input.workerId, served.membershipVersion);
-        shardAssignments.push(...served.assignments);
+        for (const a of served.assignments) shardAssignments.push(a);
+        if (served.assignedShards > served.assignments.length) truncated = true;
       }
     }
     return {
@@ -743,39 +901,32 @@ class Engine implements CoordinatorEngine {
       resumeStep: latest.step,
       resumeEpoch: latest.epoch,
       shardAssignments,
-      membershipVersion: this.#membershipVersion,
+      shardAssignmentsTruncated: truncated,
+      membershipVersion,
     };
   }
 
   // ---------------------------------------------------------------- auxiliary records
 
-  async putRecord(kind: string, id: string, json: string): Promise<void> {
-    this.#assertRunning();
-    await this.#persist([{ t: "put_record", record: { kind, id, json } }]);
-    this.#recordsOf(kind).set(id, json);
+  putRecord(kind: string, id: string, json: string): Promise<void> {
+    return this.#submit({
+      name: "put_record",
+      plan: () => ({ ops: [{ t: "put_record", record: { kind, id, json } }], effects: noop }),
+    });
   }
 
-  async deleteRecord(kind: string, id: string): Promise<void> {
-    this.#assertRunning();
-    if (!this.#records.get(kind)?.has(id)) return;
-    await this.#persist([{ t: "delete_record", kind, id }]);
-    this.#records.get(kind)?.delete(id);
+  deleteRecord(kind: string, id: string): Promise<void> {
+    return this.#submit({
+      name: "delete_record",
+      plan: (draft) => ({
+        ops: draft.record(kind, id) === undefined ? [] : [{ t: "delete_record", kind, id }],
+        effects: noop,
+      }),
+    });
   }
 
   records(kind: string): { id: string; json: string }[] {
-    return [...(this.#records.get(kind) ?? new Map<string, string>())].map(([id, json]) => ({
-      id,
-      json,
-    }));
-  }
-
-  #recordsOf(kind: string): Map<string, string> {
-    let byId = this.#records.get(kind);
-    if (byId === undefined) {
-      byId = new Map();
-      this.#records.set(kind, byId);
-    }
-    return byId;
+    return this.#records.list(kind);
   }
 
   // ---------------------------------------------------------------- read models
@@ -789,7 +940,7 @@ class Engine implements CoordinatorEngine {
       datasetId,
       options.epoch,
       options.offset ?? 0,
-      options.limit ?? 10_000,
+      options.limit ?? DEFAULT_ASSIGNMENT_PAGE,
     );
   }
 
@@ -802,18 +953,15 @@ class Engine implements CoordinatorEngine {
   }
 
   snapshot(): EngineSnapshot {
+    const version = this.#membership.version;
     const workers: WorkerView[] = [];
-    for (const w of this.#byRank)
-      if (w !== undefined) workers.push(view(w, this.#membershipVersion));
-    for (const id of this.#retired.keys()) {
-      const w = this.#workers.get(id);
-      if (w !== undefined) workers.push(view(w, this.#membershipVersion));
-    }
+    for (const w of this.#membership.liveEntries()) workers.push(view(w, version));
+    for (const w of this.#membership.retiredEntries()) workers.push(view(w, version));
     return {
       atMs: this.#clock.now(),
       startedAtMs: this.#startedAtMs,
-      membershipVersion: this.#membershipVersion,
-      worldSize: this.#liveCount,
+      membershipVersion: version,
+      worldSize: this.#membership.liveCount,
       workers,
       datasets: this.#datasets.views(),
       barriers: this.#barriers.views(),
@@ -826,9 +974,10 @@ class Engine implements CoordinatorEngine {
 
   membership(): { version: number; workers: readonly { workerId: string; rank: number }[] } {
     const workers: { workerId: string; rank: number }[] = [];
-    for (const w of this.#byRank)
-      if (w !== undefined) workers.push({ workerId: w.workerId, rank: w.rank });
-    return { version: this.#membershipVersion, workers };
+    for (const w of this.#membership.liveEntries()) {
+      workers.push({ workerId: w.workerId, rank: w.rank });
+    }
+    return { version: this.#membership.version, workers };
   }
 
   onEvent(listener: (event: CoordinatorEvent) => void): () => void {
@@ -843,118 +992,16 @@ class Engine implements CoordinatorEngine {
 
   #registerResult(entry: WorkerEntry): RegisterWorkerResult {
     // The answer carries the current membership, so the worker need not be told again.
-    entry.notifiedVersion = this.#membershipVersion;
+    entry.notifiedVersion = this.#membership.version;
     return {
       workerId: entry.workerId,
       rank: entry.rank,
-      worldSize: this.#liveCount,
-      membershipVersion: this.#membershipVersion,
+      worldSize: this.#membership.liveCount,
+      membershipVersion: this.#membership.version,
       heartbeatIntervalMs: this.#s.heartbeatIntervalMs,
       config: { ...entry.metadata, ...this.#workerConfig },
       incarnation: entry.incarnation,
     };
-  }
-
-  /** Takes a live worker out of the membership (death or departure) and returns the store ops. */
-  #retire(entry: WorkerEntry, reason: "dead" | "left"): StoreOp[] {
-    const from = entry.state;
-    entry.status = reason;
-    entry.state = transitionWorker(entry.workerId, from, "dead");
-    entry.commands = [];
-    this.#dirtyLiveness.delete(entry);
-    this.#byRank[entry.rank] = undefined;
-    this.#liveCount--;
-    this.#sortedLiveCache = undefined;
-    if (entry.rank < this.#lowestFreeRankHint) this.#lowestFreeRankHint = entry.rank;
-    while (this.#byRank.length > 0 && this.#byRank[this.#byRank.length - 1] === undefined)
-      this.#byRank.pop();
-    this.#retired.set(entry.workerId, true);
-    const ops: StoreOp[] = [{ t: "put_worker", worker: toStored(entry) }];
-    if (from !== "dead") {
-      this.#events.emit({
-        type: "worker_state_changed",
-        workerId: entry.workerId,
-        from,
-        to: "dead",
-      });
-    }
-    ops.push(...this.#membershipChanged(reason, entry));
-    ops.push(...this.#datasets.onMemberGone(entry.workerId));
-    this.#barriers.onMemberGone(entry.workerId, entry.rank, reason);
-    ops.push(...this.#pruneRetired());
-    return ops;
-  }
-
-  /** Bumps the membership version, queues `membership_changed` for live workers, marks plans stale. */
-  #membershipChanged(reason: "joined" | "left" | "dead", entry: WorkerEntry): StoreOp[] {
-    this.#membershipVersion++;
-    this.#counters.membershipChanges++;
-    this.#plansDirty = true;
-    if (reason !== "joined") this.#lastDepartureVersion = this.#membershipVersion;
-    this.#events.emit({
-      type: "membership_changed",
-      membershipVersion: this.#membershipVersion,
-      worldSize: this.#liveCount,
-      reason,
-      workerId: entry.workerId,
-    });
-    this.#log.info(
-      {
-        membershipVersion: this.#membershipVersion,
-        worldSize: this.#liveCount,
-        reason,
-        workerId: entry.workerId,
-      },
-      "membership changed",
-    );
-    return [{ t: "set_membership_version", version: this.#membershipVersion }];
-  }
-
-  #enqueue(entry: WorkerEntry, command: string): void {
-    if (entry.commands.includes(command)) return;
-    entry.commands.push(command);
-    if (entry.commands.length > this.#s.maxPendingCommands) entry.commands.shift();
-  }
-
-  #pruneRetired(): StoreOp[] {
-    const ops: StoreOp[] = [];
-    while (this.#retired.size > this.#s.maxRetiredWorkers) {
-      const oldest = this.#retired.keys().next();
-      if (oldest.done === true) break;
-      this.#retired.delete(oldest.value);
-      this.#workers.delete(oldest.value);
-      ops.push({ t: "delete_worker", workerId: oldest.value });
-    }
-    return ops;
-  }
-
-  #occupyRank(entry: WorkerEntry): void {
-    while (this.#byRank.length <= entry.rank) this.#byRank.push(undefined);
-    this.#byRank[entry.rank] = entry;
-    this.#liveCount++;
-    this.#sortedLiveCache = undefined;
-  }
-
-  #lowestFreeRank(): number {
-    let r = this.#lowestFreeRankHint;
-    while (r < this.#byRank.length && this.#byRank[r] !== undefined) r++;
-    this.#lowestFreeRankHint = r + 1;
-    return r;
-  }
-
-  *#liveIds(): Iterable<string> {
-    for (const w of this.#byRank) if (w !== undefined) yield w.workerId;
-  }
-
-  #sortedLive(): readonly string[] {
-    this.#sortedLiveCache ??= Object.freeze([...this.#liveIds()].sort());
-    return this.#sortedLiveCache;
-  }
-
-  #liveRanks(): number[] {
-    const ranks: number[] = [];
-    for (const w of this.#byRank) if (w !== undefined) ranks.push(w.rank);
-    return ranks;
   }
 
   /**
@@ -963,124 +1010,42 @@ class Engine implements CoordinatorEngine {
    * again and picks up the fresh plan.
    */
   #noteServedPlan(workerId: string, planVersion: number): void {
-    if (planVersion >= this.#membershipVersion) return;
-    const entry = this.#workers.get(workerId);
-    if (entry !== undefined && entry.notifiedVersion > planVersion)
+    if (planVersion >= this.#membership.version) return;
+    const entry = this.#membership.live(workerId);
+    if (entry !== undefined && entry.notifiedVersion > planVersion) {
       entry.notifiedVersion = planVersion;
+    }
   }
 
   #assertRunning(): void {
     if (!this.#running) throw notRunning();
   }
 
-  #assertLive(workerId: string, action: string): WorkerEntry {
-    const entry = this.#workers.get(workerId);
-    if (entry === undefined || entry.status !== "alive") {
-      throw new RuntimeError(
-        `worker "${workerId}" is not a live member; register before you ${action}`,
-        {
-          code: Code.FailedPrecondition,
-          details: { workerId },
-        },
-      );
-    }
-    return entry;
+  #assertLive(workerId: string, action: string): void {
+    if (this.#membership.live(workerId) === undefined) throw notLive(workerId, action);
   }
 
-  async #persist(ops: StoreOp[]): Promise<void> {
-    if (ops.length === 0) return;
-    try {
-      await this.#store.apply(ops);
-    } catch (error) {
-      this.#counters.storeErrors++;
-      this.#log.error({ err: error, ops: ops.length }, "store write failed");
-      throw RuntimeError.from(error, Code.Unavailable);
-    }
-  }
-
-  #scheduleSweep(): void {
-    if (!this.#running) return;
-    this.#sweepDueMs = this.#clock.now() + this.#s.sweepIntervalMs;
-    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweep(), this.#s.sweepIntervalMs, {
-      unref: true,
-    });
-  }
-
-  /** The failure detector: declares silent workers dead, then refreshes stale shard plans. */
-  #sweep(): void {
-    if (!this.#running) return;
-    const now = this.#clock.now();
-    // If this process stalled (a long GC, a blocked event loop, a suspended VM), the sweep fires
-    // late and heartbeats that arrived meanwhile are still queued behind it: timers run before
-    // I/O. Declaring workers dead now would punish them for our stall, so the time the sweep ran
-    // late is added to every deadline first; a worker that is really gone is caught on a later sweep.
-    const lateMs = now - this.#sweepDueMs;
-    if (this.#sweepDueMs > 0 && lateMs > this.#s.sweepIntervalMs) {
-      for (const w of this.#byRank) if (w !== undefined) w.deadlineMs += lateMs;
-      this.#counters.sweepStallsForgiven++;
-      this.#log.warn(
-        { lateMs },
-        "failure detector ran late (process stall); extending worker deadlines",
-      );
-    }
-    const expired: WorkerEntry[] = [];
-    for (const w of this.#byRank) if (w !== undefined && w.deadlineMs <= now) expired.push(w);
-    for (const w of expired) {
-      const silentForMs = now - w.lastHeartbeatMs;
-      const ops = this.#retire(w, "dead");
-      this.#counters.workersDeclaredDead++;
-      this.#events.emit({ type: "worker_dead", workerId: w.workerId, rank: w.rank, silentForMs });
-      this.#log.warn({ workerId: w.workerId, rank: w.rank, silentForMs }, "worker declared dead");
-      this.#persist(ops).catch(() => undefined);
-    }
-    // Re-plan active epochs (and report moved shards) even when nobody asks; plans made before
-    // joins wait out minReplanIntervalMs (see DatasetHub), so storms cost one re-plan per interval.
-    if (this.#plansDirty) this.#plansDirty = this.#datasets.refreshPlans();
-    this.#scheduleSweep();
-  }
-
-  #scheduleFlush(): void {
-    if (!this.#running) return;
-    this.#flushTimer = this.#clock.setTimeout(
-      () => {
-        this.#flushLiveness()
-          .catch(() => undefined)
-          .finally(() => this.#scheduleFlush());
-      },
-      this.#s.livenessFlushIntervalMs,
-      { unref: true },
-    );
-  }
-
-  /**
-   * Writes the batched liveness of every worker that heartbeated since the last flush, in
-   * transactions of at most {@link LIVENESS_CHUNK} workers, each on its own event-loop turn, so a
-   * flush of thousands of workers never stalls heartbeats for more than a few milliseconds.
-   */
-  async #flushLiveness(): Promise<void> {
-    if (this.#dirtyLiveness.size === 0) return;
-    const ops: StoreOp[] = [];
-    for (const w of this.#dirtyLiveness) {
-      ops.push({
-        t: "put_liveness",
-        workerId: w.workerId,
-        state: w.state,
-        lastHeartbeatMs: w.lastHeartbeatMs,
-        currentStep: w.currentStep,
-        currentEpoch: w.currentEpoch,
-        currentTask: w.currentTask,
-      });
-    }
-    this.#dirtyLiveness.clear();
-    this.#counters.storeFlushes++;
-    for (let i = 0; i < ops.length; i += LIVENESS_CHUNK) {
-      await this.#persist(ops.slice(i, i + LIVENESS_CHUNK));
-    }
+  #assertLiveIn(draft: StateView, workerId: string, action: string): void {
+    if (draft.worker(workerId)?.status !== "alive") throw notLive(workerId, action);
   }
 }
 
-/** Most workers per liveness transaction. */
-const LIVENESS_CHUNK = 500;
+function notLive(workerId: string, action: string): RuntimeError {
+  return new RuntimeError(
+    `worker "${workerId}" is not a live member; register before you ${action}`,
+    { code: Code.FailedPrecondition, details: { workerId } },
+  );
+}
+
+function signalOf(options: EngineCallOptions): { signal?: AbortSignal } {
+  const signals: AbortSignal[] = [];
+  if (options.signal !== undefined) signals.push(options.signal);
+  if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs));
+  if (signals.length === 0) return {};
+  return { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
+}
+
+function noop(): void {}
 
 function view(w: WorkerEntry, membershipVersion: number): WorkerView {
   return {
@@ -1104,38 +1069,6 @@ function view(w: WorkerEntry, membershipVersion: number): WorkerView {
       w.status === "alive" && w.notifiedVersion < membershipVersion
         ? [MEMBERSHIP_CHANGED_COMMAND, ...w.commands]
         : [...w.commands],
-  };
-}
-
-function toStored(w: WorkerEntry): StoredWorker {
-  return {
-    workerId: w.workerId,
-    hostname: w.hostname,
-    port: w.port,
-    gpuCount: w.gpuCount,
-    memoryBytes: w.memoryBytes,
-    metadata: w.metadata,
-    rank: w.rank,
-    incarnation: w.incarnation,
-    status: w.status,
-    state: w.state,
-    registeredAtMs: w.registeredAtMs,
-    lastHeartbeatMs: w.lastHeartbeatMs,
-    currentStep: w.currentStep,
-    currentEpoch: w.currentEpoch,
-    currentTask: w.currentTask,
-  };
-}
-
-function fromStored(s: StoredWorker, deadlineMs: number): WorkerEntry {
-  return {
-    ...s,
-    metadata: { ...s.metadata },
-    deadlineMs,
-    resources: undefined,
-    commands: [],
-    notifiedVersion: 0,
-    samplesConsumed: 0,
   };
 }
 
@@ -1174,3 +1107,5 @@ function unavailable(message: string): RuntimeError {
 function notRunning(): RuntimeError {
   return unavailable("the coordinator engine is not running (not started yet, or shutting down)");
 }
+
+export { MAX_ASSIGNMENT_PAGE };

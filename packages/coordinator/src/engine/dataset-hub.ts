@@ -12,6 +12,7 @@ import type {
   StoredShardProgress,
   StoreOp,
 } from "../store/coordinator-store.js";
+import type { StateView } from "./draft.js";
 import type { EventFeed } from "./event-feed.js";
 import { mergeRanges, rangesLength, remainingRanges } from "./sample-ranges.js";
 import { assignOwners, shardReadingOrder, totalShardsOf } from "./shard-assigner.js";
@@ -23,6 +24,7 @@ interface Plan {
   workers: readonly string[];
   /** Owner index into `workers` per shard; −1 for complete shards or no workers. */
   owners: Int32Array;
+  /** Each worker's shards in reading order (complete shards leave the list). */
   byWorker: Map<string, number[]>;
 }
 
@@ -34,6 +36,7 @@ interface EpochState {
   completeShards: number;
   /** Shard → the worker the unconsumed rest is pinned to. */
   pins: Map<number, string>;
+  /** A cache, recomputed when membership changes; never stored. */
   plan: Plan | undefined;
 }
 
@@ -44,20 +47,19 @@ interface DatasetEntry {
   epochs: Map<number, EpochState>;
   /**
    * The shard ownership in force (data-shard's plan; ownership does not depend on the epoch).
-   * Each re-plan passes it as `previous`, so a membership change moves only the shards it must,
-   * and it is persisted so a restarted coordinator keeps the same owners.
+   * Each re-plan passes it as `previous`, so a membership change moves only the shards it must;
+   * it is stored so a restarted coordinator keeps the same owners.
    */
   ownership: ShardPlan | undefined;
 }
 
-/** What the dataset hub reads about membership. */
+/** What the dataset hub reads about membership (committed). */
 export interface DatasetMembership {
   version(): number;
   /** The membership version right after the most recent death or departure (0 if none). */
   lastDepartureVersion(): number;
   /** Live worker ids, sorted. */
   sortedLiveWorkerIds(): readonly string[];
-  isLive(workerId: string): boolean;
 }
 
 /** Options of {@link DatasetHub}. */
@@ -71,23 +73,28 @@ export interface DatasetHubOptions {
   maxEpochsPerDataset: number;
   epsilon: number | undefined;
   /**
-   * Persists store ops produced outside a request that returns ops (a re-plan's new ownership).
-   * Fire-and-forget: a lost write only costs extra movement after a restart.
+   * Stores a re-plan's new ownership through the commit pipeline. A plan is derived data (a pure
+   * function of the live workers and the previous ownership), so it is served at once; storing it
+   * only keeps movement minimal across a restart.
    */
-  persistInBackground: (ops: StoreOp[]) => void;
+  persistOwnership: (op: StoreOp) => void;
   now: () => number;
   /** See `CoordinatorEngineOptions.minReplanIntervalMs`. */
   minReplanIntervalMs: number;
 }
 
-/** The outcome of a progress report. */
-export interface ProgressOutcome {
+/** A planned progress report. */
+export interface PlannedReport {
   ops: StoreOp[];
   consumedSamples: number;
   shardComplete: boolean;
-  epochComplete: boolean;
   newlyConsumed: number;
 }
+
+/** Most shards in one page of an assignment (GetShardAssignments caps `page_size` here). */
+export const MAX_ASSIGNMENT_PAGE = 100_000;
+/** Default shards per page of an assignment. */
+export const DEFAULT_ASSIGNMENT_PAGE = 10_000;
 
 /**
  * Datasets, per-epoch plans and shard progress. A plan assigns every shard not yet fully consumed
@@ -96,6 +103,9 @@ export interface ProgressOutcome {
  * When the pinned worker dies or leaves, only the unconsumed remainder goes back into the
  * assignment over the survivors, so within an epoch no reported sample is handed out twice and
  * none is skipped.
+ *
+ * Memory changes only through {@link DatasetHub.apply} of committed ops; `plan*` methods compute
+ * ops. Plans are caches derived from committed state.
  */
 export class DatasetHub {
   readonly #datasets = new Map<string, DatasetEntry>();
@@ -111,45 +121,60 @@ export class DatasetHub {
     progress: readonly StoredShardProgress[],
     plans: readonly StoredShardPlan[] = [],
   ): void {
-    for (const d of datasets) {
-      this.#datasets.set(d.spec.datasetId, {
-        spec: d.spec,
-        totalShards: d.totalShards,
-        registeredAtMs: d.registeredAtMs,
-        epochs: new Map(),
-        ownership: undefined,
-      });
-    }
-    for (const p of plans) {
-      const entry = this.#datasets.get(p.datasetId);
-      if (entry === undefined) continue;
-      try {
-        const plan = parseShardPlan(p.plan);
-        if (plan.datasetId === p.datasetId && plan.totalShards === entry.totalShards) {
-          entry.ownership = plan;
-        }
-      } catch (error) {
-        // A plan we cannot read only costs movement: the next re-plan starts history-free.
-        this.o.logger.warn(
-          { err: error, datasetId: p.datasetId },
-          "ignoring unreadable stored shard plan",
-        );
-      }
-    }
-    for (const p of progress) {
-      const entry = this.#datasets.get(p.datasetId);
-      if (entry === undefined || p.shardId >= entry.totalShards) continue;
-      const state = this.#epoch(entry, p.epoch, false);
-      this.#setConsumed(entry, state, p.shardId, mergeRanges(p.consumed));
-      if (p.ownerWorkerId !== "") state.pins.set(p.shardId, p.ownerWorkerId);
-    }
+    for (const d of datasets) this.#addDataset(d);
+    for (const p of plans) this.#setOwnership(p);
+    for (const p of progress) this.#putProgress(p);
   }
 
-  register(
+  // ------------------------------------------------------------------ committed state (reads)
+
+  stored(datasetId: string): StoredDataset | undefined {
+    const e = this.#datasets.get(datasetId);
+    return e === undefined
+      ? undefined
+      : { spec: e.spec, totalShards: e.totalShards, registeredAtMs: e.registeredAtMs };
+  }
+
+  storedProgress(
+    datasetId: string,
+    epoch: number,
+    shardId: number,
+  ): StoredShardProgress | undefined {
+    const state = this.#datasets.get(datasetId)?.epochs.get(epoch);
+    const consumed = state?.consumed.get(shardId);
+    const owner = state?.pins.get(shardId);
+    if (consumed === undefined && owner === undefined) return undefined;
+    return { datasetId, epoch, shardId, consumed: consumed ?? [], ownerWorkerId: owner ?? "" };
+  }
+
+  has(datasetId: string): boolean {
+    return this.#datasets.has(datasetId);
+  }
+
+  datasetIds(): string[] {
+    return [...this.#datasets.keys()];
+  }
+
+  /** Whether every shard of the epoch was consumed. */
+  epochComplete(datasetId: string, epoch: number): boolean {
+    const entry = this.#datasets.get(datasetId);
+    const state = entry?.epochs.get(epoch);
+    return entry !== undefined && state !== undefined && state.completeShards === entry.totalShards;
+  }
+
+  // ------------------------------------------------------------------ planning
+
+  /**
+   * Plans a dataset registration. The same spec again is a no-op (no ops); a different spec under
+   * the same id is ALREADY_EXISTS naming the fields; RESOURCE_EXHAUSTED at `maxDatasets`;
+   * INVALID_ARGUMENT (field `shardSize`) beyond `maxShardsPerDataset`.
+   */
+  planRegister(
+    view: StateView,
     spec: DatasetSpec,
     nowMs: number,
-  ): { totalShards: number; created: boolean; ops: StoreOp[] } {
-    const existing = this.#datasets.get(spec.datasetId);
+  ): { ops: StoreOp[]; totalShards: number; created: boolean } {
+    const existing = view.dataset(spec.datasetId);
     if (existing !== undefined) {
       const differs = specDifferences(existing.spec, spec);
       if (differs.length > 0) {
@@ -158,9 +183,9 @@ export class DatasetHub {
           { code: Code.AlreadyExists, details: { datasetId: spec.datasetId, fields: differs } },
         );
       }
-      return { totalShards: existing.totalShards, created: false, ops: [] };
+      return { ops: [], totalShards: existing.totalShards, created: false };
     }
-    if (this.#datasets.size >= this.o.maxDatasets) {
+    if (view.datasetCount() >= this.o.maxDatasets) {
       throw new RuntimeError(
         `too many datasets (${this.o.maxDatasets}); dataset "${spec.datasetId}" was not registered`,
         { code: Code.ResourceExhausted, details: { maxDatasets: this.o.maxDatasets } },
@@ -180,62 +205,20 @@ export class DatasetHub {
         },
       );
     }
-    const stored: StoredDataset = { spec, totalShards, registeredAtMs: nowMs };
-    this.#datasets.set(spec.datasetId, { ...stored, epochs: new Map(), ownership: undefined });
-    this.o.events.emit({ type: "dataset_registered", datasetId: spec.datasetId, totalShards });
-    this.o.logger.info({ datasetId: spec.datasetId, totalShards }, "dataset registered");
-    return { totalShards, created: true, ops: [{ t: "put_dataset", dataset: stored }] };
-  }
-
-  has(datasetId: string): boolean {
-    return this.#datasets.has(datasetId);
-  }
-
-  datasetIds(): string[] {
-    return [...this.#datasets.keys()];
-  }
-
-  /** The worker's shards for an epoch in reading order (fully consumed shards left out). */
-  assignments(
-    workerId: string,
-    datasetId: string,
-    epoch: number,
-  ): { totalShards: number; assignments: EngineShardAssignment[]; membershipVersion: number } {
-    const entry = this.#dataset(datasetId);
-    const state = this.#epoch(entry, epoch, true);
-    const plan = this.#plan(entry, state);
-    const shardIds = plan.byWorker.get(workerId) ?? [];
-    const filePaths = Object.freeze([entry.spec.path]);
-    const assignments = shardIds.map((shardId): EngineShardAssignment => {
-      const start = shardId * entry.spec.shardSize;
-      const end = Math.min(start + entry.spec.shardSize, entry.spec.totalSamples);
-      const consumed = state.consumed.get(shardId);
-      return {
-        datasetId,
-        shardId,
-        totalShards: entry.totalShards,
-        startIndex: start,
-        endIndex: end,
-        epoch,
-        filePaths,
-        remainingRanges:
-          consumed === undefined ? [{ start, end }] : remainingRanges(start, end, consumed),
-        consumedSamples: state.consumedCount.get(shardId) ?? 0,
-      };
-    });
     return {
-      totalShards: entry.totalShards,
-      assignments,
-      membershipVersion: plan.membershipVersion,
+      ops: [{ t: "put_dataset", dataset: { spec, totalShards, registeredAtMs: nowMs } }],
+      totalShards,
+      created: true,
     };
   }
 
   /**
-   * Records consumed ranges of one shard and pins the rest of it to `workerId`. Rejects a report
-   * for a shard the current plan gives to another worker (FAILED_PRECONDITION), and ranges outside
-   * the shard (OUT_OF_RANGE).
+   * Plans a progress report: consumed ranges of one shard, the rest pinned to `workerId`.
+   * Refuses a shard the current plan gives to another worker (FAILED_PRECONDITION) and ranges
+   * outside the shard (OUT_OF_RANGE); a report on a complete shard is a no-op.
    */
-  report(
+  planReport(
+    view: StateView,
     workerId: string,
     datasetId: string,
     epoch: number,
@@ -243,7 +226,7 @@ export class DatasetHub {
     ranges: readonly SampleRange[] | undefined,
     upTo: number | undefined,
     reporterVersion: number | undefined,
-  ): ProgressOutcome {
+  ): PlannedReport {
     const entry = this.#dataset(datasetId);
     if (!Number.isSafeInteger(shardId) || shardId < 0 || shardId >= entry.totalShards) {
       throw new RuntimeError(
@@ -252,7 +235,7 @@ export class DatasetHub {
       );
     }
     const start = shardId * entry.spec.shardSize;
-    const end = Math.min(start + entry.spec.shardSize, entry.spec.totalSamples);
+    const end = start + shardSizeOf(entry, shardId);
     const reported: SampleRange[] = [];
     if (upTo !== undefined) {
       if (upTo < start || upTo > end) {
@@ -272,12 +255,14 @@ export class DatasetHub {
       }
       reported.push(r);
     }
-    const state = this.#epoch(entry, epoch, true);
+    const state = this.#epochFor(entry, epoch);
     const plan = this.#plan(entry, state);
-    const alreadyComplete = (state.consumedCount.get(shardId) ?? 0) === end - start;
+    const before = view.progress(datasetId, epoch, shardId);
+    const beforeCount = before === undefined ? 0 : rangesLength(before.consumed);
+    const alreadyComplete = beforeCount === end - start;
     const ownerIndex = plan.owners[shardId] ?? -1;
     const owner = ownerIndex >= 0 ? plan.workers[ownerIndex] : undefined;
-    if (!alreadyComplete && owner !== workerId) {
+    if (!alreadyComplete && owner !== workerId && before?.ownerWorkerId !== workerId) {
       const stale =
         reporterVersion !== undefined &&
         reporterVersion !== 0 &&
@@ -290,98 +275,44 @@ export class DatasetHub {
         },
       );
     }
-    const before = state.consumedCount.get(shardId) ?? 0;
-    const merged = mergeRanges([...(state.consumed.get(shardId) ?? []), ...reported]);
-    this.#setConsumed(entry, state, shardId, merged);
-    const after = state.consumedCount.get(shardId) ?? 0;
+    if (alreadyComplete) {
+      return { ops: [], consumedSamples: beforeCount, shardComplete: true, newlyConsumed: 0 };
+    }
+    const merged = mergeRanges([...(before?.consumed ?? []), ...reported]);
+    const after = rangesLength(merged);
     const shardComplete = after === end - start;
-    if (shardComplete) {
-      state.pins.delete(shardId);
-    } else {
-      state.pins.set(shardId, workerId);
-    }
-    if (shardComplete && !alreadyComplete && state.plan !== undefined) {
-      // The plan stays valid; the complete shard simply leaves the owner's list.
-      const list = state.plan.byWorker.get(workerId);
-      if (list !== undefined) {
-        const i = list.indexOf(shardId);
-        if (i >= 0) list.splice(i, 1);
-      }
-      state.plan.owners[shardId] = -1;
-    }
-    const epochComplete = state.completeShards === entry.totalShards;
-    this.o.logger.debug(
-      { datasetId, epoch, shardId, workerId, consumedSamples: after, shardComplete, epochComplete },
-      "shard progress recorded",
-    );
-    this.o.events.emit({
-      type: "shard_progress",
-      datasetId,
-      epoch,
-      shardId,
-      workerId,
-      consumedSamples: after,
-      shardComplete,
-    });
-    return {
-      ops: [
-        {
-          t: "put_shard_progress",
-          progress: {
-            datasetId,
-            epoch,
-            shardId,
-            consumed: merged,
-            ownerWorkerId: state.pins.get(shardId) ?? "",
-          },
+    const ops: StoreOp[] = [
+      {
+        t: "put_shard_progress",
+        progress: {
+          datasetId,
+          epoch,
+          shardId,
+          consumed: merged,
+          ownerWorkerId: shardComplete ? "" : workerId,
         },
-      ],
-      consumedSamples: after,
-      shardComplete,
-      epochComplete,
-      newlyConsumed: after - before,
-    };
-  }
-
-  /**
-   * The data position of one epoch: complete shards as a bitmap (bit i of byte i/8, least
-   * significant first) and partly consumed shards with their ranges. NOT_FOUND for an unknown
-   * dataset; an epoch with no progress gives an empty position.
-   */
-  position(datasetId: string, epoch: number): EpochPositionData {
-    const entry = this.#dataset(datasetId);
-    const complete = new Uint8Array(Math.ceil(entry.totalShards / 8));
-    const partial: { shardId: number; consumed: readonly SampleRange[] }[] = [];
-    const state = entry.epochs.get(epoch);
-    let consumedSamples = 0;
-    if (state !== undefined) {
-      for (const [shardId, count] of state.consumedCount) {
-        if (count === 0) continue;
-        consumedSamples += count;
-        if (count === shardSizeOf(entry, shardId)) {
-          complete[shardId >>> 3] = (complete[shardId >>> 3] as number) | (1 << (shardId & 7));
-        } else {
-          partial.push({ shardId, consumed: state.consumed.get(shardId) ?? [] });
-        }
-      }
+      },
+    ];
+    // Progress of at most maxEpochsPerDataset epochs is kept: the oldest go with this write.
+    const withProgress = new Set<number>([epoch]);
+    for (const [e, s] of entry.epochs) if (s.consumed.size > 0) withProgress.add(e);
+    if (withProgress.size > this.o.maxEpochsPerDataset) {
+      const kept = [...withProgress].sort((a, b) => b - a).slice(0, this.o.maxEpochsPerDataset);
+      ops.push({
+        t: "delete_shard_progress_before",
+        datasetId,
+        beforeEpoch: Math.min(...kept),
+      });
     }
-    partial.sort((a, b) => a.shardId - b.shardId);
-    return {
-      datasetId,
-      epoch,
-      totalShards: entry.totalShards,
-      completeShards: complete,
-      partialShards: partial,
-      consumedSamples,
-    };
+    return { ops, consumedSamples: after, shardComplete, newlyConsumed: after - beforeCount };
   }
 
   /**
-   * Puts a dataset's progress back to `position`: the epoch's consumed ranges become exactly the
-   * position's (pins and plan dropped), and progress of later epochs is forgotten. Checks the
-   * position against the dataset (INVALID_ARGUMENT naming the field).
+   * Plans putting a dataset's progress back to `position` (run in a batch of its own): the
+   * epoch's consumed ranges become exactly the position's (pins and plan dropped) and progress of
+   * later epochs is forgotten. INVALID_ARGUMENT naming the field when the position does not fit.
    */
-  restorePosition(position: EpochPositionData): {
+  planRestore(position: EpochPositionData): {
     ops: StoreOp[];
     consumedSamples: number;
     forgottenEpochs: number[];
@@ -394,9 +325,10 @@ export class DatasetHub {
         { code: Code.InvalidArgument, details: { field: "position.total_shards" } },
       );
     }
-    if (position.completeShards.length !== Math.ceil(entry.totalShards / 8)) {
+    const bytes = Math.ceil(entry.totalShards / 8);
+    if (position.completeShards.length !== bytes) {
       throw new RuntimeError(
-        `position.complete_shards must have ${Math.ceil(entry.totalShards / 8)} bytes for ${entry.totalShards} shards, got ${position.completeShards.length}`,
+        `position.complete_shards must have ${bytes} bytes for ${entry.totalShards} shards, got ${position.completeShards.length}`,
         { code: Code.InvalidArgument, details: { field: "position.complete_shards" } },
       );
     }
@@ -437,22 +369,218 @@ export class DatasetHub {
       }
       consumed.set(p.shardId, mergeRanges([...(consumed.get(p.shardId) ?? []), ...p.consumed]));
     }
-    const forgottenEpochs = [...entry.epochs.keys()].filter((e) => e > epoch).sort((a, b) => a - b);
-    for (const e of entry.epochs.keys()) if (e >= epoch) entry.epochs.delete(e);
-    const state = this.#epoch(entry, epoch, true);
+    const forgottenEpochs = [...entry.epochs.entries()]
+      .filter(([e, s]) => e > epoch && s.consumed.size > 0)
+      .map(([e]) => e)
+      .sort((a, b) => a - b);
     const ops: StoreOp[] = [{ t: "delete_shard_progress_from", datasetId, fromEpoch: epoch }];
+    let consumedSamples = 0;
     for (const [shardId, ranges] of consumed) {
-      this.#setConsumed(entry, state, shardId, ranges);
+      consumedSamples += rangesLength(ranges);
       ops.push({
         t: "put_shard_progress",
         progress: { datasetId, epoch, shardId, consumed: ranges, ownerWorkerId: "" },
       });
     }
-    this.o.logger.info(
-      { datasetId, epoch, consumedSamples: state.totalConsumed, forgottenEpochs },
-      "shard progress restored to a checkpoint's position",
-    );
-    return { ops, consumedSamples: state.totalConsumed, forgottenEpochs };
+    return { ops, consumedSamples, forgottenEpochs };
+  }
+
+  /**
+   * Plans unpinning a departing worker's shards (committed pins and pins planned earlier in the
+   * batch), so the survivors take their remainder.
+   */
+  planMemberGone(
+    view: StateView,
+    workerId: string,
+    pending: Iterable<StoredShardProgress>,
+  ): StoreOp[] {
+    const ops: StoreOp[] = [];
+    const seen = new Set<string>();
+    const unpin = (datasetId: string, epoch: number, shardId: number) => {
+      const key = `${datasetId}\u0000${epoch}\u0000${shardId}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      const current = view.progress(datasetId, epoch, shardId);
+      if (current?.ownerWorkerId !== workerId) return;
+      ops.push({ t: "put_shard_progress", progress: { ...current, ownerWorkerId: "" } });
+    };
+    for (const entry of this.#datasets.values()) {
+      for (const state of entry.epochs.values()) {
+        for (const [shardId, owner] of state.pins) {
+          if (owner === workerId) unpin(entry.spec.datasetId, state.epoch, shardId);
+        }
+      }
+    }
+    for (const p of pending) {
+      if (p.ownerWorkerId === workerId) unpin(p.datasetId, p.epoch, p.shardId);
+    }
+    return ops;
+  }
+
+  // ------------------------------------------------------------------ applying committed ops
+
+  /** Applies a committed dataset op to memory. Other ops are ignored. */
+  apply(op: StoreOp): void {
+    switch (op.t) {
+      case "put_dataset":
+        this.#addDataset(op.dataset);
+        return;
+      case "put_shard_progress":
+        this.#putProgress(op.progress);
+        return;
+      case "put_shard_plan":
+        // Memory already holds the ownership (it was served when computed).
+        return;
+      case "delete_shard_progress_before": {
+        const entry = this.#datasets.get(op.datasetId);
+        if (entry === undefined) return;
+        for (const e of [...entry.epochs.keys()]) if (e < op.beforeEpoch) entry.epochs.delete(e);
+        return;
+      }
+      case "delete_shard_progress_from": {
+        const entry = this.#datasets.get(op.datasetId);
+        if (entry === undefined) return;
+        for (const e of [...entry.epochs.keys()]) if (e >= op.fromEpoch) entry.epochs.delete(e);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #addDataset(d: StoredDataset): void {
+    if (this.#datasets.has(d.spec.datasetId)) return;
+    this.#datasets.set(d.spec.datasetId, {
+      spec: d.spec,
+      totalShards: d.totalShards,
+      registeredAtMs: d.registeredAtMs,
+      epochs: new Map(),
+      ownership: undefined,
+    });
+  }
+
+  #setOwnership(p: StoredShardPlan): void {
+    const entry = this.#datasets.get(p.datasetId);
+    if (entry === undefined) return;
+    try {
+      const plan = parseShardPlan(p.plan);
+      if (plan.datasetId === p.datasetId && plan.totalShards === entry.totalShards) {
+        entry.ownership = plan;
+      }
+    } catch (error) {
+      // A plan we cannot read only costs movement: the next re-plan starts history-free.
+      this.o.logger.warn(
+        { err: error, datasetId: p.datasetId },
+        "ignoring unreadable stored shard plan",
+      );
+    }
+  }
+
+  #putProgress(p: StoredShardProgress): void {
+    const entry = this.#datasets.get(p.datasetId);
+    if (entry === undefined || p.shardId >= entry.totalShards) return;
+    const state = this.#epochFor(entry, p.epoch);
+    const wasComplete = (state.consumedCount.get(p.shardId) ?? 0) === shardSizeOf(entry, p.shardId);
+    this.#setConsumed(entry, state, p.shardId, mergeRanges(p.consumed));
+    if (p.ownerWorkerId === "") state.pins.delete(p.shardId);
+    else state.pins.set(p.shardId, p.ownerWorkerId);
+    const complete = (state.consumedCount.get(p.shardId) ?? 0) === shardSizeOf(entry, p.shardId);
+    if (complete && !wasComplete && state.plan !== undefined) {
+      // The plan stays valid; the complete shard simply leaves its owner's list.
+      const index = state.plan.owners[p.shardId] ?? -1;
+      const owner = index >= 0 ? state.plan.workers[index] : undefined;
+      const list = owner === undefined ? undefined : state.plan.byWorker.get(owner);
+      if (list !== undefined) {
+        const i = list.indexOf(p.shardId);
+        if (i >= 0) list.splice(i, 1);
+      }
+      state.plan.owners[p.shardId] = -1;
+    }
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /**
+   * One page of a worker's shards for an epoch in reading order (fully consumed shards left
+   * out): `offset` into the worker's list, at most `limit` shards. `assignedShards` counts the
+   * whole list.
+   */
+  assignments(
+    workerId: string,
+    datasetId: string,
+    epoch: number,
+    offset = 0,
+    limit = Number.MAX_SAFE_INTEGER,
+  ): {
+    totalShards: number;
+    assignments: EngineShardAssignment[];
+    membershipVersion: number;
+    assignedShards: number;
+  } {
+    const entry = this.#dataset(datasetId);
+    const state = this.#epochFor(entry, epoch);
+    const plan = this.#plan(entry, state);
+    const shardIds = plan.byWorker.get(workerId) ?? [];
+    const filePaths = Object.freeze([entry.spec.path]);
+    const assignments: EngineShardAssignment[] = [];
+    const end = Math.min(shardIds.length, offset + limit);
+    for (let i = offset; i < end; i++) {
+      const shardId = shardIds[i] as number;
+      const start = shardId * entry.spec.shardSize;
+      const stop = start + shardSizeOf(entry, shardId);
+      const consumed = state.consumed.get(shardId);
+      assignments.push({
+        datasetId,
+        shardId,
+        totalShards: entry.totalShards,
+        startIndex: start,
+        endIndex: stop,
+        epoch,
+        filePaths,
+        remainingRanges:
+          consumed === undefined ? [{ start, end: stop }] : remainingRanges(start, stop, consumed),
+        consumedSamples: state.consumedCount.get(shardId) ?? 0,
+      });
+    }
+    return {
+      totalShards: entry.totalShards,
+      assignments,
+      membershipVersion: plan.membershipVersion,
+      assignedShards: shardIds.length,
+    };
+  }
+
+  /**
+   * The data position of one epoch: complete shards as a bitmap (bit i of byte i/8, least
+   * significant first) and partly consumed shards with their ranges. NOT_FOUND for an unknown
+   * dataset; an epoch with no progress gives an empty position.
+   */
+  position(datasetId: string, epoch: number): EpochPositionData {
+    const entry = this.#dataset(datasetId);
+    const complete = new Uint8Array(Math.ceil(entry.totalShards / 8));
+    const partial: { shardId: number; consumed: readonly SampleRange[] }[] = [];
+    const state = entry.epochs.get(epoch);
+    let consumedSamples = 0;
+    if (state !== undefined) {
+      for (const [shardId, count] of state.consumedCount) {
+        if (count === 0) continue;
+        consumedSamples += count;
+        if (count === shardSizeOf(entry, shardId)) {
+          complete[shardId >>> 3] = (complete[shardId >>> 3] as number) | (1 << (shardId & 7));
+        } else {
+          partial.push({ shardId, consumed: state.consumed.get(shardId) ?? [] });
+        }
+      }
+    }
+    partial.sort((a, b) => a.shardId - b.shardId);
+    return {
+      datasetId,
+      epoch,
+      totalShards: entry.totalShards,
+      completeShards: complete,
+      partialShards: partial,
+      consumedSamples,
+    };
   }
 
   /**
@@ -468,7 +596,7 @@ export class DatasetHub {
   ): ShardMapPage {
     const entry = this.#dataset(datasetId);
     const epoch = epochOrLatest ?? (entry.epochs.size === 0 ? 0 : Math.max(...entry.epochs.keys()));
-    const state = this.#epoch(entry, epoch, true);
+    const state = this.#epochFor(entry, epoch);
     const plan = this.#plan(entry, state);
     const end = Math.min(entry.totalShards, offset + limit);
     const workers: string[] = [];
@@ -527,42 +655,14 @@ export class DatasetHub {
     return counts;
   }
 
-  /** A worker is no longer live: unpin its shards so the survivors take the remainder. */
-  onMemberGone(workerId: string): StoreOp[] {
-    const ops: StoreOp[] = [];
-    for (const entry of this.#datasets.values()) {
-      for (const state of entry.epochs.values()) {
-        for (const [shardId, owner] of state.pins) {
-          if (owner !== workerId) continue;
-          state.pins.delete(shardId);
-          ops.push({
-            t: "put_shard_progress",
-            progress: {
-              datasetId: entry.spec.datasetId,
-              epoch: state.epoch,
-              shardId,
-              consumed: state.consumed.get(shardId) ?? [],
-              ownerWorkerId: "",
-            },
-          });
-        }
-      }
-    }
-    return ops;
-  }
-
   /** Recomputes every plan older than the current membership, emitting how many shards moved. */
   refreshPlans(): boolean {
     let stillStale = false;
+    const version = this.o.membership.version();
     for (const entry of this.#datasets.values()) {
       for (const state of entry.epochs.values()) {
-        if (
-          state.plan !== undefined &&
-          state.plan.membershipVersion !== this.o.membership.version()
-        ) {
-          if (this.#plan(entry, state).membershipVersion !== this.o.membership.version()) {
-            stillStale = true;
-          }
+        if (state.plan !== undefined && state.plan.membershipVersion !== version) {
+          if (this.#plan(entry, state).membershipVersion !== version) stillStale = true;
         }
       }
     }
@@ -575,6 +675,7 @@ export class DatasetHub {
       totalShards: entry.totalShards,
       registeredAtMs: entry.registeredAtMs,
       epochs: [...entry.epochs.values()]
+        .filter((s) => s.consumed.size > 0)
         .sort((a, b) => a.epoch - b.epoch)
         .map((s) => ({
           epoch: s.epoch,
@@ -595,41 +696,42 @@ export class DatasetHub {
     return entry;
   }
 
-  #epoch(entry: DatasetEntry, epoch: number, prune: boolean): EpochState {
+  /**
+   * The epoch's state, created empty if needed. Memory stays bounded without touching stored
+   * progress: epochs nobody reported on are dropped first, then the plans (caches) of the oldest.
+   */
+  #epochFor(entry: DatasetEntry, epoch: number): EpochState {
     let state = entry.epochs.get(epoch);
-    if (state === undefined) {
-      state = {
-        epoch,
-        consumed: new Map(),
-        consumedCount: new Map(),
-        totalConsumed: 0,
-        completeShards: 0,
-        pins: new Map(),
-        plan: undefined,
-      };
-      entry.epochs.set(epoch, state);
-      if (prune && entry.epochs.size > this.o.maxEpochsPerDataset) {
-        // Forget the oldest epochs other than the one just asked for. Their progress rows go
-        // with the next progress write (delete_shard_progress_before) — see pruneOps.
-        const others = [...entry.epochs.keys()].filter((e) => e !== epoch).sort((a, b) => a - b);
-        while (entry.epochs.size > this.o.maxEpochsPerDataset && others.length > 0) {
-          entry.epochs.delete(others.shift() as number);
+    if (state !== undefined) return state;
+    state = {
+      epoch,
+      consumed: new Map(),
+      consumedCount: new Map(),
+      totalConsumed: 0,
+      completeShards: 0,
+      pins: new Map(),
+      plan: undefined,
+    };
+    entry.epochs.set(epoch, state);
+    const max = this.o.maxEpochsPerDataset;
+    if (entry.epochs.size > max) {
+      const others = [...entry.epochs.values()]
+        .filter((s) => s.epoch !== epoch)
+        .sort((a, b) => a.epoch - b.epoch);
+      for (const s of others) {
+        if (entry.epochs.size <= max) break;
+        if (s.consumed.size === 0 && s.pins.size === 0) entry.epochs.delete(s.epoch);
+      }
+      let planned = [...entry.epochs.values()].filter((s) => s.plan !== undefined).length;
+      for (const s of others) {
+        if (planned <= max) break;
+        if (s.plan !== undefined && entry.epochs.has(s.epoch)) {
+          s.plan = undefined;
+          planned--;
         }
-        this.o.logger.debug(
-          { datasetId: entry.spec.datasetId, kept: [...entry.epochs.keys()] },
-          "old epochs pruned",
-        );
       }
     }
     return state;
-  }
-
-  /** Store ops that drop progress of epochs no longer kept (oldest kept epoch and below). */
-  pruneOps(datasetId: string): StoreOp[] {
-    const entry = this.#datasets.get(datasetId);
-    if (entry === undefined || entry.epochs.size === 0) return [];
-    const oldest = Math.min(...entry.epochs.keys());
-    return [{ t: "delete_shard_progress_before", datasetId, beforeEpoch: oldest }];
   }
 
   #setConsumed(
@@ -638,15 +740,14 @@ export class DatasetHub {
     shardId: number,
     merged: SampleRange[],
   ): void {
-    const start = shardId * entry.spec.shardSize;
-    const end = Math.min(start + entry.spec.shardSize, entry.spec.totalSamples);
+    const size = shardSizeOf(entry, shardId);
     const before = state.consumedCount.get(shardId) ?? 0;
     const after = rangesLength(merged);
     state.consumed.set(shardId, merged);
     state.consumedCount.set(shardId, after);
     state.totalConsumed += after - before;
-    const size = end - start;
     if (before !== size && after === size) state.completeShards++;
+    if (before === size && after !== size) state.completeShards--;
   }
 
   /**
@@ -684,12 +785,10 @@ export class DatasetHub {
     const base = assigned.owners;
     if (assigned.plan !== undefined && assigned.plan !== entry.ownership) {
       entry.ownership = assigned.plan;
-      this.o.persistInBackground([
-        {
-          t: "put_shard_plan",
-          plan: { datasetId: spec.datasetId, plan: serializeShardPlan(assigned.plan) },
-        },
-      ]);
+      this.o.persistOwnership({
+        t: "put_shard_plan",
+        plan: { datasetId: spec.datasetId, plan: serializeShardPlan(assigned.plan) },
+      });
     }
     const index = new Map<string, number>();
     for (let i = 0; i < workers.length; i++) index.set(workers[i] as string, i);
@@ -706,8 +805,7 @@ export class DatasetHub {
     let moved = 0;
     for (let i = 0; i < order.length; i++) {
       const shardId = order[i] as number;
-      const size = Math.min(spec.shardSize, spec.totalSamples - shardId * spec.shardSize);
-      if ((state.consumedCount.get(shardId) ?? 0) === size) continue;
+      if ((state.consumedCount.get(shardId) ?? 0) === shardSizeOf(entry, shardId)) continue;
       const pinned = state.pins.get(shardId);
       const pinnedIndex = pinned === undefined ? undefined : index.get(pinned);
       const ownerIndex = pinnedIndex ?? (base[shardId] as number);

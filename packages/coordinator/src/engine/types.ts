@@ -7,6 +7,7 @@ import type {
   DatasetSpec,
   Logger,
   ResourceUsage,
+  RuntimeError,
   SampleRange,
   ShardAssignment,
   WorkerInfo,
@@ -94,6 +95,17 @@ export interface CoordinatorEngineOptions {
    * the highest seq its event history ever handed out, so seq keeps growing across restarts.
    */
   firstEventSeq?: number;
+  /**
+   * Consecutive failed store commits after which the engine stops (fail-stop): it calls
+   * `onFatal`, and every later call fails with UNAVAILABLE. A single failure only fails the calls
+   * whose changes it held (nothing of them is applied). Default 3.
+   */
+  maxConsecutiveStoreFailures?: number;
+  /**
+   * Called once when the store keeps failing. The coordinator process logs it and exits non-zero
+   * rather than serve state it cannot keep.
+   */
+  onFatal?: (error: RuntimeError) => void;
   /** Extra key/values sent to every worker in `RegisterWorkerResult.config`, after its own metadata. */
   workerConfig?: Readonly<Record<string, string>>;
 }
@@ -188,7 +200,7 @@ export interface EngineShardAssignment extends ShardAssignment {
   consumedSamples: number;
 }
 
-/** A worker's whole assignment for one dataset and epoch. */
+/** One page of a worker's assignment for one dataset and epoch. */
 export interface ShardAssignmentsResult {
   workerId: string;
   datasetId: string;
@@ -197,6 +209,10 @@ export interface ShardAssignmentsResult {
   totalShards: number;
   /** Shards not yet fully consumed, in reading order (seeded per epoch when the dataset shuffles). */
   assignments: EngineShardAssignment[];
+  /** Shards of the whole assignment (every page). */
+  assignedShards: number;
+  /** Where the next page starts; undefined on the last page. */
+  nextOffset: number | undefined;
 }
 
 /** Which shards to ask for. */
@@ -204,6 +220,15 @@ export interface ShardRequestInput {
   workerId: string;
   datasetId: string;
   epoch: number;
+  /** Position in the worker's list where the page starts. Default 0. */
+  offset?: number;
+  /** Most shards in the page. Default: all. */
+  limit?: number;
+  /**
+   * The membership version of the first page: a later page of a different plan is
+   * FAILED_PRECONDITION (the list changed; start again).
+   */
+  expectMembershipVersion?: number;
 }
 
 /** A report of consumed samples. Give `consumed` ranges, or `upTo` meaning [shard start, upTo). */
@@ -267,6 +292,12 @@ export interface NotifyCheckpointInput {
   rank?: number;
   /** Rank parts this step needs; default (and 0) = the live world size when the step's first part arrives. */
   worldSize?: number;
+  /**
+   * A whole checkpoint, complete when it arrives: what a client means when it names neither a job
+   * nor a world size (the original's clients, and DDP jobs where rank 0 saves the whole model).
+   * The worker need not be registered then (its rank defaults to 0).
+   */
+  whole?: boolean;
 }
 
 /** The answer to a checkpoint report. */
@@ -296,8 +327,13 @@ export type LatestCheckpointResult =
       parts: readonly CheckpointRecord[];
       resumeStep: number;
       resumeEpoch: number;
-      /** The worker's shards at `resumeEpoch` for every registered dataset (empty if it is not a live member). */
+      /**
+       * The worker's shards at `resumeEpoch` for every registered dataset (empty if it is not a
+       * live member), at most `MAX_RECOVERY_ASSIGNMENTS` (10,000) in all.
+       */
       shardAssignments: EngineShardAssignment[];
+      /** True when more shards exist than `shardAssignments` carries (page them with GetShardAssignments). */
+      shardAssignmentsTruncated: boolean;
       membershipVersion: number;
     };
 
@@ -339,6 +375,12 @@ export interface CheckpointStepView {
   complete: boolean;
   totalSizeBytes: number;
   createdAtMs: number;
+  /** When the last expected rank reported; 0 while incomplete. */
+  completedAtMs: number;
+  /** The expected ranks. */
+  expected: readonly number[];
+  /** The reported parts, by rank. */
+  parts: readonly CheckpointRecord[];
 }
 
 /** Monotonic counters since the engine started (for Prometheus). */
@@ -357,7 +399,10 @@ export interface EngineCounters {
   checkpointsRecorded: number;
   checkpointStepsCompleted: number;
   storeFlushes: number;
+  /** Failed store commits (each failed every change it held). */
   storeErrors: number;
+  /** Successful store commits (each may hold many changes: group commit). */
+  storeCommits: number;
 }
 
 /** Everything the dashboard and metrics read, at one instant. */
@@ -394,6 +439,13 @@ export interface CoordinatorEngine {
   close(): Promise<void>;
   /** Whether `start()` completed and `close()` was not called (for `/api/ready`). */
   readonly ready: boolean;
+  /** Resolves when every change already asked for is committed and applied (tests, shutdown). */
+  idle(): Promise<void>;
+  /**
+   * Gives every live worker `graceMs` from now before the failure detector may declare it dead
+   * (a coordinator that just became leader cannot know when each last heartbeated).
+   */
+  grantGrace(graceMs: number): void;
 
   /**
    * Registers a worker, or answers again for one already alive (same rank, no membership change).
@@ -407,9 +459,12 @@ export interface CoordinatorEngine {
    *
    * Errors: RESOURCE_EXHAUSTED at `maxWorkers`; UNAVAILABLE before `start()` or after `close()`.
    */
-  registerWorker(input: RegisterWorkerInput): Promise<RegisterWorkerResult>;
+  registerWorker(
+    input: RegisterWorkerInput,
+    options?: EngineCallOptions,
+  ): Promise<RegisterWorkerResult>;
   /** Removes a live worker at once (membership bump, barriers, shard re-plan). NOT_FOUND if it is not a live worker. */
-  deregisterWorker(workerId: string): Promise<DeregisterWorkerResult>;
+  deregisterWorker(workerId: string, options?: EngineCallOptions): Promise<DeregisterWorkerResult>;
   /**
    * Records liveness, state and progress. Synchronous and allocation-light (hot path); liveness
    * is persisted in batches. NOT_FOUND for an unknown or dead worker, so the worker registers
@@ -433,7 +488,10 @@ export interface CoordinatorEngine {
    * Registers a dataset. The same spec again is a no-op; a different spec under the same id is
    * ALREADY_EXISTS naming the fields that differ; RESOURCE_EXHAUSTED at `maxDatasets`.
    */
-  registerDataset(spec: DatasetSpec): Promise<{ totalShards: number; created: boolean }>;
+  registerDataset(
+    spec: DatasetSpec,
+    options?: EngineCallOptions,
+  ): Promise<{ totalShards: number; created: boolean }>;
   /**
    * Every shard of a worker's assignment for an epoch over the live workers (data-shard's
    * bounded-load assignment: deterministic, independent of join order, seeded reading order),
@@ -454,7 +512,10 @@ export interface CoordinatorEngine {
    * the assignment again); OUT_OF_RANGE for ranges outside the shard; reports on a fully consumed
    * shard are accepted as no-ops.
    */
-  reportShardProgress(input: ShardProgressInput): Promise<ShardProgressResult>;
+  reportShardProgress(
+    input: ShardProgressInput,
+    options?: EngineCallOptions,
+  ): Promise<ShardProgressResult>;
 
   /**
    * The data position of one dataset epoch (complete shards as a bitmap, partial ones with their
@@ -468,10 +529,16 @@ export interface CoordinatorEngine {
    * forgotten, and the membership version is bumped so every live worker asks for its shards
    * again. INVALID_ARGUMENT when the position does not fit the dataset.
    */
-  restoreShardProgress(input: RestoreProgressInput): Promise<RestoreProgressResult>;
+  restoreShardProgress(
+    input: RestoreProgressInput,
+    options?: EngineCallOptions,
+  ): Promise<RestoreProgressResult>;
 
   /** Records one rank's part of a checkpoint step (durable before it resolves). The coordinator never reads or deletes `storagePath`. */
-  notifyCheckpoint(input: NotifyCheckpointInput): Promise<NotifyCheckpointResult>;
+  notifyCheckpoint(
+    input: NotifyCheckpointInput,
+    options?: EngineCallOptions,
+  ): Promise<NotifyCheckpointResult>;
   /** The latest complete checkpoint of a job (highest complete step) for a resuming worker. */
   getLatestCheckpoint(input: LatestCheckpointInput): LatestCheckpointResult;
 

@@ -38,9 +38,22 @@ const rateLimited = () =>
   });
 
 /**
- * Creates the per-call guard. The rate-limit key is the peer address (IP and port, so one client
- * connection): many workers multiplexed on one channel share a bucket, which is why the default
- * rate is generous.
+ * The rate-limit key of a peer: its IP address without the port (`10.0.0.5:41234` → `10.0.0.5`,
+ * `[::1]:5000` → `::1`), so opening new connections does not buy a fresh bucket. Every worker
+ * shares the one bearer token, so the token identifies no one; the IP is the identity we have.
+ * Unix socket peers are keyed as they are.
+ */
+export function peerKey(peer: string): string {
+  const bracketed = /^(?:ipv[46]:)?\[([^\]]+)\](?::\d+)?$/.exec(peer);
+  if (bracketed !== null) return bracketed[1] as string;
+  const v4 = /^(?:ipv4:)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(peer);
+  if (v4 !== null) return v4[1] as string;
+  return peer;
+}
+
+/**
+ * Creates the per-call guard. The rate-limit key is the client's IP ({@link peerKey}): the
+ * workers of one host share a bucket, which is why the default rate is generous.
  */
 export function createCallGuard(options: CallGuardOptions): CallGuard {
   const { auth, limiter, metrics } = options;
@@ -60,14 +73,14 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
           });
         }
       }
-      if (!limiter.take(peer)) {
+      if (!limiter.take(peerKey(peer))) {
         metrics.rateLimited.inc();
         return rateLimited();
       }
       return undefined;
     },
     takeToken(peer) {
-      if (limiter.take(peer)) return undefined;
+      if (limiter.take(peerKey(peer))) return undefined;
       metrics.rateLimited.inc();
       return rateLimited();
     },

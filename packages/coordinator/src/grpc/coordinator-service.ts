@@ -29,6 +29,7 @@ import type { CoordinatorEngine } from "../engine/index.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { CounterCell, HistogramCell } from "../metrics/fast-metrics.js";
 import {
+  pageToken,
   parseBarrier,
   parseCheckpoint,
   parseDeregisterWorker,
@@ -37,10 +38,12 @@ import {
   parseRegisterDataset,
   parseRegisterWorker,
   parseRestoreProgress,
+  parseShardPageRequest,
   parseShardProgress,
   parseShardRequest,
 } from "../validation/parse-requests.js";
 import type { CallGuard } from "./call-guard.js";
+import { decodeFailure } from "./request-decoding.js";
 import {
   assignmentsToProto,
   checkpointToProto,
@@ -73,6 +76,18 @@ const CODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
     .filter(([, v]) => typeof v === "number")
     .map(([k, v]) => [v as number, k]),
 );
+
+/**
+ * An AbortSignal that fires when the client cancels the call or its deadline passes, so a change
+ * not yet planned is dropped instead of made for nobody.
+ */
+function cancellation(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const controller = new AbortController();
+  call.once("cancelled", () =>
+    controller.abort(new RuntimeError("the client cancelled the call", { code: Code.Canceled })),
+  );
+  return controller.signal;
+}
 
 /**
  * The gRPC service: validates each request at the edge (INVALID_ARGUMENT naming the field),
@@ -134,6 +149,11 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         fail(denied);
         return;
       }
+      const malformed = decodeFailure(call.request);
+      if (malformed !== undefined) {
+        fail(malformed);
+        return;
+      }
       let result: Res | Promise<Res>;
       try {
         result = handler(call.request, call);
@@ -161,6 +181,8 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
 
   function heartbeat(request: HeartbeatRequest, transport: "unary" | "stream"): HeartbeatResponse {
     const startedMs = performance.now();
+    const malformed = decodeFailure(request);
+    if (malformed !== undefined) throw malformed;
     const input = parseHeartbeat(request);
     const result = engine.heartbeat({
       workerId: input.workerId,
@@ -197,8 +219,10 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
   );
 
   return {
-    registerWorker: unary("registerWorker", async (request): Promise<WorkerConfig> => {
-      const result = await engine.registerWorker(parseRegisterWorker(request));
+    registerWorker: unary("registerWorker", async (request, call): Promise<WorkerConfig> => {
+      const result = await engine.registerWorker(parseRegisterWorker(request), {
+        signal: cancellation(call),
+      });
       return {
         assignedId: result.workerId,
         rank: result.rank,
@@ -209,9 +233,9 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
       };
     }),
 
-    deregisterWorker: unary("deregisterWorker", async (request): Promise<WorkerConfig> => {
+    deregisterWorker: unary("deregisterWorker", async (request, call): Promise<WorkerConfig> => {
       const { workerId } = parseDeregisterWorker(request);
-      const result = await engine.deregisterWorker(workerId);
+      const result = await engine.deregisterWorker(workerId, { signal: cancellation(call) });
       return {
         assignedId: result.workerId,
         rank: result.rank,
@@ -243,18 +267,28 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         // A rate-limited message is answered (not recorded) and the stream stays open; any other
         // error ends the stream with its status, so the client learns why (e.g. NOT_FOUND: register again).
         if (guard.takeToken(peer) !== undefined) {
-          call.write({
-            acknowledged: false,
-            serverTimestampMs: BigInt(Date.now()),
-            pendingCommands: [],
-            membershipVersion: 0n,
-            rank: 0,
-            worldSize: 0,
-          });
+          if (
+            !call.write({
+              acknowledged: false,
+              serverTimestampMs: BigInt(Date.now()),
+              pendingCommands: [],
+              membershipVersion: 0n,
+              rank: 0,
+              worldSize: 0,
+            })
+          ) {
+            call.pause();
+            call.once("drain", () => call.resume());
+          }
           return;
         }
         try {
-          call.write(heartbeat(request, "stream"));
+          // Backpressure: a client that sends but does not read gets its stream paused (HTTP/2
+          // flow control then stops its sends) instead of growing our buffers without bound.
+          if (!call.write(heartbeat(request, "stream"))) {
+            call.pause();
+            call.once("drain", () => call.resume());
+          }
         } catch (error) {
           ended = true;
           end(error);
@@ -274,9 +308,11 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
       });
     },
 
-    registerDataset: unary("registerDataset", async (request): Promise<DatasetAck> => {
+    registerDataset: unary("registerDataset", async (request, call): Promise<DatasetAck> => {
       const spec = parseRegisterDataset(request);
-      const { totalShards, created } = await engine.registerDataset(spec);
+      const { totalShards, created } = await engine.registerDataset(spec, {
+        signal: cancellation(call),
+      });
       return {
         success: true,
         datasetId: spec.datasetId,
@@ -292,14 +328,21 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
     }),
 
     getShardAssignments: unary("getShardAssignments", (request): ShardAssignmentList => {
-      return assignmentsToProto(engine.getShardAssignments(parseShardRequest(request)));
+      const result = engine.getShardAssignments(parseShardPageRequest(request));
+      return {
+        ...assignmentsToProto(result),
+        nextPageToken:
+          result.nextOffset === undefined
+            ? ""
+            : pageToken(result.membershipVersion, result.nextOffset),
+      };
     }),
 
     reportShardProgress: unary(
       "reportShardProgress",
-      async (request): Promise<ShardProgressAck> => {
+      async (request, call): Promise<ShardProgressAck> => {
         const input = parseShardProgress(request);
-        const result = await engine.reportShardProgress(input);
+        const result = await engine.reportShardProgress(input, { signal: cancellation(call) });
         return {
           accepted: result.accepted,
           membershipVersion: BigInt(result.membershipVersion),
@@ -316,8 +359,10 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
 
     restoreShardProgress: unary(
       "restoreShardProgress",
-      async (request): Promise<RestoreProgressAck> => {
-        const result = await engine.restoreShardProgress(parseRestoreProgress(request));
+      async (request, call): Promise<RestoreProgressAck> => {
+        const result = await engine.restoreShardProgress(parseRestoreProgress(request), {
+          signal: cancellation(call),
+        });
         return {
           restored: true,
           consumedSamples: BigInt(result.consumedSamples),
@@ -327,21 +372,25 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
       },
     ),
 
-    notifyCheckpoint: unary("notifyCheckpoint", async (request): Promise<CheckpointAck> => {
+    notifyCheckpoint: unary("notifyCheckpoint", async (request, call): Promise<CheckpointAck> => {
       const input = parseCheckpoint(request);
-      const result = await engine.notifyCheckpoint({
-        workerId: input.workerId,
-        jobId: input.jobId,
-        checkpointId: input.checkpointId,
-        step: input.step,
-        epoch: input.epoch,
-        storagePath: input.storagePath,
-        sizeBytes: input.sizeBytes,
-        kind: input.kind,
-        metadata: input.metadata,
-        ...(input.rank === undefined ? {} : { rank: input.rank }),
-        ...(input.worldSize === undefined ? {} : { worldSize: input.worldSize }),
-      });
+      const result = await engine.notifyCheckpoint(
+        {
+          workerId: input.workerId,
+          jobId: input.jobId,
+          checkpointId: input.checkpointId,
+          step: input.step,
+          epoch: input.epoch,
+          storagePath: input.storagePath,
+          sizeBytes: input.sizeBytes,
+          kind: input.kind,
+          metadata: input.metadata,
+          ...(input.rank === undefined ? {} : { rank: input.rank }),
+          ...(input.worldSize === undefined ? {} : { worldSize: input.worldSize }),
+          whole: input.whole,
+        },
+        { signal: cancellation(call) },
+      );
       return {
         success: true,
         checkpointId: input.checkpointId,
@@ -365,6 +414,7 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
           resumeEpoch: 0n,
           shardAssignments: [],
           membershipVersion: BigInt(result.membershipVersion),
+          shardAssignmentsTruncated: false,
         };
       }
       return {
@@ -374,6 +424,7 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         resumeEpoch: BigInt(result.resumeEpoch),
         shardAssignments: result.shardAssignments.map(shardToProto),
         membershipVersion: BigInt(result.membershipVersion),
+        shardAssignmentsTruncated: result.shardAssignmentsTruncated,
       };
     }),
 
@@ -397,6 +448,8 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
       }
       let input: ReturnType<typeof parseBarrier>;
       try {
+        const malformed = decodeFailure(call.request);
+        if (malformed !== undefined) throw malformed;
         input = parseBarrier(call.request);
       } catch (error) {
         fail(error);

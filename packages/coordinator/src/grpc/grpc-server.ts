@@ -1,8 +1,13 @@
+import { createRequire } from "node:module";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
 import type { CoordinatorServer } from "@strata/proto";
-import { CoordinatorService } from "@strata/proto";
+import { COORDINATOR_SERVICE_NAME, CoordinatorService } from "@strata/proto";
 import { Code, RuntimeError } from "@strata/runtime-core";
+import { HealthImplementation } from "grpc-health-check";
 import { parseHostPort } from "../host-port.js";
+import { withDecodeFailures } from "./request-decoding.js";
 
 /** Largest request message the server accepts: 4 MiB. */
 export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -27,6 +32,12 @@ export interface GrpcServerHandle {
   drain(): Promise<void>;
   /** Cancels every open call and closes every connection. */
   forceShutdown(): void;
+  /**
+   * Sets what the standard health service (`grpc.health.v1.Health`) answers for the server
+   * (`""`) and for `coordinator.Coordinator`: `SERVING` once the coordinator serves,
+   * `NOT_SERVING` while it starts, shuts down or (HA) does not lead. Starts as `NOT_SERVING`.
+   */
+  setServing(serving: boolean): void;
 }
 
 /**
@@ -48,7 +59,15 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     // Bounds streams per connection (each barrier waiter holds one).
     "grpc.max_concurrent_streams": 10_000,
   });
-  server.addService(CoordinatorService, options.service);
+  server.addService(withDecodeFailures(CoordinatorService), options.service);
+  // The conventions tools expect: grpc_health_probe, Kubernetes gRPC probes and grpcurl work
+  // without our proto.
+  const health = new HealthImplementation({
+    "": "NOT_SERVING",
+    [COORDINATOR_SERVICE_NAME]: "NOT_SERVING",
+  });
+  health.addToServer(server);
+  new ReflectionService(loadSync(coordinatorProtoPath(), { keepCase: true })).addToServer(server);
   const credentials =
     options.tls === undefined
       ? ServerCredentials.createInsecure()
@@ -80,5 +99,15 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     forceShutdown() {
       server.forceShutdown();
     },
+    setServing(serving) {
+      const status = serving ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", status);
+      health.setStatus(COORDINATOR_SERVICE_NAME, status);
+    },
   };
+}
+
+/** The path of `coordinator.proto` as the `@strata/proto` package ships it. */
+function coordinatorProtoPath(): string {
+  return createRequire(import.meta.url).resolve("@strata/proto/coordinator.proto");
 }

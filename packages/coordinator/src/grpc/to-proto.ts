@@ -40,7 +40,7 @@ export function assignmentsToProto(result: ShardAssignmentsResult): ShardAssignm
     totalShards: BigInt(result.totalShards),
     shards: result.assignments.map(shardToProto),
     nextPageToken: "",
-    assignedShards: BigInt(result.assignments.length),
+    assignedShards: BigInt(result.assignedShards),
   };
 }
 

@@ -8,8 +8,10 @@ export interface TokenBucketLimiterOptions {
   /** Largest burst per key; defaults to twice the rate. */
   burst?: number;
   /**
-   * Most keys tracked at once. When full, idle buckets (which would be full anyway) are dropped;
-   * this bounds memory however many peers connect. Default 100,000.
+   * Most keys tracked at once. When the table is full, buckets that have refilled (exactly as a
+   * new bucket would be, so forgetting them loses nothing) are dropped; if none has, a new key is
+   * refused until one does. Existing buckets are never reset, so flooding the table with new keys
+   * cannot buy anyone a fresh burst. Default 100,000.
    */
   maxKeys?: number;
   clock?: Clock;
@@ -28,7 +30,7 @@ interface Bucket {
 }
 
 /**
- * Per-client rate limiting for RPCs. Each key (the peer address, so one TCP connection) has a
+ * Per-client rate limiting for RPCs. Each key (the client's IP address: see `CallGuard`) has a
  * bucket of `burst` tokens refilled at `ratePerSecond`; a call takes one token.
  */
 export function createTokenBucketLimiter(options: TokenBucketLimiterOptions): TokenBucketLimiter {
@@ -38,17 +40,13 @@ export function createTokenBucketLimiter(options: TokenBucketLimiterOptions): To
   const clock = options.clock ?? systemClock;
   const buckets = new Map<string, Bucket>();
 
+  let nextPruneMs = 0;
   function prune(now: number): void {
+    // At most once per refill time of one token, so a full table of busy keys costs O(1) per call.
+    if (now < nextPruneMs) return;
+    nextPruneMs = now + 1000 / rate;
     for (const [key, bucket] of buckets) {
       if (bucket.tokens + ((now - bucket.updatedMs) / 1000) * rate >= burst) buckets.delete(key);
-    }
-    // Everyone is busy: forget the oldest half rather than grow without bound.
-    if (buckets.size >= maxKeys) {
-      let drop = Math.ceil(buckets.size / 2);
-      for (const key of buckets.keys()) {
-        if (drop-- <= 0) break;
-        buckets.delete(key);
-      }
     }
   }
 
@@ -58,7 +56,10 @@ export function createTokenBucketLimiter(options: TokenBucketLimiterOptions): To
       const now = clock.now();
       let bucket = buckets.get(key);
       if (bucket === undefined) {
-        if (buckets.size >= maxKeys) prune(now);
+        if (buckets.size >= maxKeys) {
+          prune(now);
+          if (buckets.size >= maxKeys) return false;
+        }
         bucket = { tokens: burst, updatedMs: now };
         buckets.set(key, bucket);
       } else {

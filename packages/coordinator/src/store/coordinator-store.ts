@@ -79,6 +79,21 @@ export interface StoredRecord {
 }
 
 /**
+ * The last release of a barrier id: kept so a worker whose answer was lost (a dropped connection,
+ * a coordinator restart or a change of leader) and that asks again for the same step is answered
+ * from it instead of opening a generation nobody else will join.
+ */
+export interface StoredBarrierRelease {
+  barrierId: string;
+  generation: number;
+  step: number;
+  /** Released workers in arrival order. */
+  participants: readonly string[];
+  releasedAtMs: number;
+  membershipVersion: number;
+}
+
+/**
  * One change to durable state. {@link CoordinatorStore.apply} applies a list of them atomically,
  * so one membership change (worker row + membership version) is one transaction.
  */
@@ -95,7 +110,12 @@ export type StoreOp =
       currentTask: string;
     }
   | { t: "delete_worker"; workerId: string }
-  | { t: "set_membership_version"; version: number }
+  | {
+      t: "set_membership_version";
+      version: number;
+      /** Why it grew (the engine's bookkeeping; stores ignore it). */
+      reason?: "joined" | "left" | "dead" | "restore";
+    }
   | { t: "put_dataset"; dataset: StoredDataset }
   | { t: "put_shard_progress"; progress: StoredShardProgress }
   | { t: "put_shard_plan"; plan: StoredShardPlan }
@@ -108,6 +128,8 @@ export type StoreOp =
   /** Drops a checkpoint step and its rank records (metadata only; user storage is never touched). */
   | { t: "delete_checkpoint_step"; jobId: string; step: number }
   | { t: "put_record"; record: StoredRecord }
+  | { t: "put_barrier_release"; release: StoredBarrierRelease }
+  | { t: "delete_barrier_release"; barrierId: string }
   | { t: "delete_record"; kind: string; id: string };
 
 /** Everything the store holds, read once when the engine starts. */
@@ -122,20 +144,43 @@ export interface StoredState {
   checkpoints: CheckpointRecord[];
   /** Absent in states written before auxiliary records were kept. */
   records?: StoredRecord[];
+  /** Absent in states written before barrier releases were kept. */
+  barrierReleases?: StoredBarrierRelease[];
+}
+
+/** Per-call options of {@link CoordinatorStore.apply}. */
+export interface ApplyOptions {
+  /**
+   * Sizes of consecutive groups of `ops`, one group per state change (they sum to `ops.length`).
+   * A backend that cannot commit everything in one transaction (etcd limits operations per
+   * transaction) may commit the groups in several transactions but never splits a group, so no
+   * state change is ever half-stored. Backends that commit everything at once ignore it.
+   */
+  groups?: readonly number[];
 }
 
 /**
- * Durable coordinator state behind one small interface, so a later backend (etcd) only has to
- * implement `load`, `apply` and `close`. The engine keeps the working copy in memory and calls
- * `apply` for every durable change; `apply` resolves once the change is durable.
+ * Durable coordinator state behind one small interface (`load`, `apply`, `close`) with three
+ * backends: memory, SQLite and etcd. The engine writes every change through `apply` first and
+ * applies it to its working copy in memory only once `apply` resolved (write first, then apply).
  */
 export interface CoordinatorStore {
   /** A short name for logs and metrics: `sqlite`, `memory`. */
   readonly kind: string;
   /** Reads the whole state. Called once, at engine start. */
   load(): Promise<StoredState>;
-  /** Applies `ops` in order, all or nothing. Rejects with `RuntimeError(Unavailable)` on I/O failure. */
-  apply(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Applies `ops` in order and resolves once they are durable. All or nothing, except that a
+   * backend may commit `options.groups` separately (never splitting one). Rejects with
+   * `RuntimeError(Unavailable)` on I/O failure, leaving nothing of a failed group applied.
+   */
+  apply(ops: readonly StoreOp[], options?: ApplyOptions): Promise<void>;
+  /**
+   * Whether the batched heartbeat liveness (`put_liveness`) is worth writing. A backend where each
+   * write is replicated (etcd) says false: liveness stays in the leader's memory and a new leader
+   * grants every worker a grace period instead. Default true.
+   */
+  readonly persistsLiveness?: boolean;
   /** Releases the database. Idempotent: every call returns the same promise. */
   close(): Promise<void>;
 }

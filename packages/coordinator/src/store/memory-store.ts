@@ -2,6 +2,7 @@ import type { CheckpointRecord } from "@strata/runtime-core";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import type {
   CoordinatorStore,
+  StoredBarrierRelease,
   StoredCheckpointStep,
   StoredDataset,
   StoredRecord,
@@ -22,6 +23,14 @@ export interface MemoryStoreOptions {
 export interface MemoryStore extends CoordinatorStore {
   /** A deep copy of the current state, as `load()` would return it. */
   dump(): StoredState;
+  /**
+   * Fault injection for tests: the next `count` calls to `apply` reject with
+   * `RuntimeError(Unavailable)` ("disk full") and change nothing. `Infinity` fails every call
+   * until `failApplies(0)`.
+   */
+  failApplies(count: number): void;
+  /** How many `apply` calls have been made (fault-injection tests count commits). */
+  readonly applyCount: number;
 }
 
 /**
@@ -36,8 +45,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
   const steps = new Map<string, StoredCheckpointStep>();
   const checkpoints = new Map<string, CheckpointRecord>();
   const records = new Map<string, StoredRecord>();
+  const releases = new Map<string, StoredBarrierRelease>();
   let membershipVersion = 0;
   let closing: Promise<void> | undefined;
+  let failuresLeft = 0;
+  let applyCount = 0;
 
   const init = options.initial;
   if (init !== undefined) {
@@ -49,6 +61,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
     for (const s of init.checkpointSteps) steps.set(stepKey(s.jobId, s.step), structuredClone(s));
     for (const c of init.checkpoints) checkpoints.set(recordKey(c), structuredClone(c));
     for (const r of init.records ?? []) records.set(auxKey(r.kind, r.id), { ...r });
+    for (const r of init.barrierReleases ?? []) releases.set(r.barrierId, structuredClone(r));
   }
 
   function dump(): StoredState {
@@ -61,6 +74,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       checkpointSteps: [...steps.values()],
       checkpoints: [...checkpoints.values()],
       records: [...records.values()],
+      barrierReleases: [...releases.values()],
     });
   }
 
@@ -122,6 +136,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       case "delete_record":
         records.delete(auxKey(op.kind, op.id));
         return;
+      case "put_barrier_release":
+        releases.set(op.release.barrierId, structuredClone(op.release));
+        return;
+      case "delete_barrier_release":
+        releases.delete(op.barrierId);
+        return;
     }
   }
 
@@ -132,8 +152,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MemoryStore
       return dump();
     },
     async apply(ops) {
+      applyCount++;
       if (closing !== undefined) throw closedError();
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        throw new RuntimeError("injected store failure: no space left on device", {
+          code: Code.Unavailable,
+        });
+      }
       for (const op of ops) applyOne(op);
+    },
+    failApplies(count) {
+      failuresLeft = count;
+    },
+    get applyCount() {
+      return applyCount;
     },
     close() {
       closing ??= Promise.resolve();

@@ -1,22 +1,13 @@
-import {
-  type CheckpointKind,
-  type CheckpointRecord,
-  Code,
-  RuntimeError,
-  type WorkerState,
-} from "@strata/runtime-core";
-import Database from "libsql";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { Code, RuntimeError } from "@strata/runtime-core";
+import type { CoordinatorStore, StoredState } from "./coordinator-store.js";
 import type {
-  CoordinatorStore,
-  StoredCheckpointStep,
-  StoredDataset,
-  StoredRecord,
-  StoredShardPlan,
-  StoredShardProgress,
-  StoredState,
-  StoredWorker,
-  StoreOp,
-} from "./coordinator-store.js";
+  SqliteWorkerData,
+  SqliteWorkerReply,
+  SqliteWorkerRequest,
+} from "./sqlite-store-protocol.js";
 
 /** Options for {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -27,512 +18,144 @@ export interface SqliteStoreOptions {
   path: string;
   /**
    * SQLite `synchronous` level. Default `"full"`: every transaction is fsynced before `apply`
-   * resolves, so a write the engine acknowledged survives power loss, not only `kill -9`. It is
-   * affordable because the hot path (heartbeats) never writes through and concurrent writes are
-   * group-committed (one transaction, one fsync per event-loop turn). `"normal"` in WAL mode
-   * survives process crashes but may lose the last transactions on power loss.
+   * resolves, so a change the engine acknowledged survives power loss, not only `kill -9`. It is
+   * affordable because the hot path (heartbeats) never writes through, the engine batches state
+   * changes, and the commits run on a worker thread. `"normal"` in WAL mode survives process
+   * crashes but may lose the last transactions on power loss.
    */
   synchronous?: "full" | "normal";
+  /**
+   * For benchmarks and fault tests only: every commit first sleeps this long on the store's
+   * thread, as on a slow disk. Default 0.
+   */
+  simulatedCommitLatencyMs?: number;
 }
 
-/** The schema version this code writes. Each migration below moves from version i to i+1. */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE workers (
-    worker_id TEXT PRIMARY KEY,
-    hostname TEXT NOT NULL,
-    port INTEGER NOT NULL,
-    gpu_count INTEGER NOT NULL,
-    memory_bytes INTEGER NOT NULL,
-    metadata_json TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    incarnation INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    state TEXT NOT NULL,
-    registered_at_ms INTEGER NOT NULL,
-    last_heartbeat_ms INTEGER NOT NULL,
-    current_step INTEGER NOT NULL,
-    current_epoch INTEGER NOT NULL,
-    current_task TEXT NOT NULL
-  );
-  CREATE TABLE datasets (
-    dataset_id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    format TEXT NOT NULL,
-    total_samples INTEGER NOT NULL,
-    shard_size INTEGER NOT NULL,
-    shuffle INTEGER NOT NULL,
-    seed TEXT NOT NULL,
-    metadata_json TEXT NOT NULL,
-    total_shards INTEGER NOT NULL,
-    registered_at_ms INTEGER NOT NULL
-  );
-  CREATE TABLE shard_progress (
-    dataset_id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    shard_id INTEGER NOT NULL,
-    consumed_json TEXT NOT NULL,
-    owner_worker_id TEXT NOT NULL,
-    PRIMARY KEY (dataset_id, epoch, shard_id)
-  );
-  CREATE TABLE checkpoint_steps (
-    job_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    epoch INTEGER NOT NULL,
-    expected_ranks_json TEXT NOT NULL,
-    complete INTEGER NOT NULL,
-    created_at_ms INTEGER NOT NULL,
-    completed_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (job_id, step)
-  );
-  CREATE TABLE checkpoints (
-    job_id TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    rank INTEGER NOT NULL,
-    worker_id TEXT NOT NULL,
-    checkpoint_id TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    storage_path TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    recorded_at_ms INTEGER NOT NULL,
-    metadata_json TEXT NOT NULL,
-    PRIMARY KEY (job_id, step, rank)
-  );
-  `,
-  `
-  CREATE TABLE records (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    json TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-  );
-  `,
-];
-
-type Row = Record<string, unknown>;
-type Db = InstanceType<typeof Database>;
-
 interface Pending {
-  ops: readonly StoreOp[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
+  resolve: (value: StoredState | undefined) => void;
+  reject: (error: RuntimeError) => void;
 }
 
 /**
- * Opens (creating if needed) a SQLite database through `libsql` (prebuilt binaries, the
- * better-sqlite3 API) in WAL mode, migrates its schema, and returns a {@link CoordinatorStore}.
- *
- * Writes are group-committed: every `apply` issued during one event-loop turn goes into one
- * transaction, so a burst of registrations costs one fsync. If that transaction fails, every
- * caller in the batch gets `RuntimeError(Unavailable)` and nothing of the batch is kept.
+ * Opens (creating if needed) the coordinator's SQLite database through `libsql` (prebuilt
+ * binaries, the better-sqlite3 API) on a worker thread, and returns a {@link CoordinatorStore}.
+ * SQLite is synchronous; on its own thread its commits and fsyncs never stall heartbeats or the
+ * failure detector. Everything applied while a commit runs is committed together next (group
+ * commit). A failed transaction rejects every `apply` in it with `RuntimeError(Unavailable)` and
+ * keeps nothing of it. Opening errors surface on `load()`.
  */
 export function createSqliteStore(options: SqliteStoreOptions): CoordinatorStore {
-  let db: Db;
-  const fullSync = options.synchronous !== "normal";
-  try {
-    db = new Database(options.path);
-    db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-    db.pragma("foreign_keys = OFF");
-    db.pragma("busy_timeout = 5000");
-    migrate(db);
-  } catch (error) {
-    if (error instanceof RuntimeError) throw error;
-    throw new RuntimeError(`cannot open coordinator database "${options.path}"`, {
-      code: Code.Unavailable,
-      cause: error,
-    });
-  }
-
-  const stmt = {
-    putWorker: db.prepare(
-      `INSERT INTO workers (worker_id, hostname, port, gpu_count, memory_bytes, metadata_json, rank,
-         incarnation, status, state, registered_at_ms, last_heartbeat_ms, current_step, current_epoch, current_task)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (worker_id) DO UPDATE SET hostname = excluded.hostname, port = excluded.port,
-         gpu_count = excluded.gpu_count, memory_bytes = excluded.memory_bytes,
-         metadata_json = excluded.metadata_json, rank = excluded.rank, incarnation = excluded.incarnation,
-         status = excluded.status, state = excluded.state, registered_at_ms = excluded.registered_at_ms,
-         last_heartbeat_ms = excluded.last_heartbeat_ms, current_step = excluded.current_step,
-         current_epoch = excluded.current_epoch, current_task = excluded.current_task`,
-    ),
-    // One statement for a whole batch of heartbeats: the rows travel as one JSON array, which
-    // costs far fewer native calls than one UPDATE per worker.
-    putLiveness: db.prepare(
-      `UPDATE workers SET state = j.value ->> 1, last_heartbeat_ms = j.value ->> 2,
-         current_step = j.value ->> 3, current_epoch = j.value ->> 4, current_task = j.value ->> 5
-       FROM json_each(?) AS j WHERE workers.worker_id = j.value ->> 0`,
-    ),
-    deleteWorker: db.prepare("DELETE FROM workers WHERE worker_id = ?"),
-    setMeta: db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ),
-    putDataset: db.prepare(
-      `INSERT OR REPLACE INTO datasets (dataset_id, path, format, total_samples, shard_size, shuffle, seed,
-         metadata_json, total_shards, registered_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    putProgress: db.prepare(
-      `INSERT OR REPLACE INTO shard_progress (dataset_id, epoch, shard_id, consumed_json, owner_worker_id)
-       VALUES (?, ?, ?, ?, ?)`,
-    ),
-    deleteProgressBefore: db.prepare(
-      "DELETE FROM shard_progress WHERE dataset_id = ? AND epoch < ?",
-    ),
-    deleteProgressFrom: db.prepare(
-      "DELETE FROM shard_progress WHERE dataset_id = ? AND epoch >= ?",
-    ),
-    putStep: db.prepare(
-      `INSERT OR REPLACE INTO checkpoint_steps (job_id, step, epoch, expected_ranks_json, complete, created_at_ms,
-         completed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    putCheckpoint: db.prepare(
-      `INSERT OR REPLACE INTO checkpoints (job_id, step, rank, worker_id, checkpoint_id, epoch, storage_path,
-         size_bytes, kind, recorded_at_ms, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    putRecord: db.prepare("INSERT OR REPLACE INTO records (kind, id, json) VALUES (?, ?, ?)"),
-    deleteRecord: db.prepare("DELETE FROM records WHERE kind = ? AND id = ?"),
-    deleteStep: db.prepare("DELETE FROM checkpoint_steps WHERE job_id = ? AND step = ?"),
-    deleteStepRecords: db.prepare("DELETE FROM checkpoints WHERE job_id = ? AND step = ?"),
+  const data: SqliteWorkerData = {
+    path: options.path,
+    synchronous: options.synchronous ?? "full",
+    simulatedCommitLatencyMs: options.simulatedCommitLatencyMs ?? 0,
   };
-
-  function runOne(op: StoreOp): void {
-    switch (op.t) {
-      case "put_worker": {
-        const w = op.worker;
-        stmt.putWorker.run(
-          w.workerId,
-          w.hostname,
-          w.port,
-          w.gpuCount,
-          w.memoryBytes,
-          JSON.stringify(w.metadata),
-          w.rank,
-          w.incarnation,
-          w.status,
-          w.state,
-          w.registeredAtMs,
-          w.lastHeartbeatMs,
-          w.currentStep,
-          w.currentEpoch,
-          w.currentTask,
-        );
-        return;
-      }
-      case "put_liveness":
-        // Batched by runBatch; never reaches here.
-        return;
-      case "delete_worker":
-        stmt.deleteWorker.run(op.workerId);
-        return;
-      case "set_membership_version":
-        stmt.setMeta.run("membership_version", String(op.version));
-        return;
-      case "put_dataset": {
-        const { spec } = op.dataset;
-        stmt.putDataset.run(
-          spec.datasetId,
-          spec.path,
-          spec.format,
-          spec.totalSamples,
-          spec.shardSize,
-          spec.shuffle ? 1 : 0,
-          spec.seed.toString(),
-          JSON.stringify(spec.metadata),
-          op.dataset.totalShards,
-          op.dataset.registeredAtMs,
-        );
-        return;
-      }
-      case "put_shard_progress": {
-        const p = op.progress;
-        stmt.putProgress.run(
-          p.datasetId,
-          p.epoch,
-          p.shardId,
-          JSON.stringify(p.consumed),
-          p.ownerWorkerId,
-        );
-        return;
-      }
-      case "put_shard_plan":
-        // Kept in the key-value meta table: one row per dataset, no schema change needed.
-        stmt.setMeta.run(`${SHARD_PLAN_META_PREFIX}${op.plan.datasetId}`, op.plan.plan);
-        return;
-      case "delete_shard_progress_before":
-        stmt.deleteProgressBefore.run(op.datasetId, op.beforeEpoch);
-        return;
-      case "delete_shard_progress_from":
-        stmt.deleteProgressFrom.run(op.datasetId, op.fromEpoch);
-        return;
-      case "put_checkpoint_step": {
-        const s = op.step;
-        stmt.putStep.run(
-          s.jobId,
-          s.step,
-          s.epoch,
-          JSON.stringify(s.expectedRanks),
-          s.complete ? 1 : 0,
-          s.createdAtMs,
-          s.completedAtMs,
-        );
-        return;
-      }
-      case "put_checkpoint": {
-        const c = op.record;
-        stmt.putCheckpoint.run(
-          c.jobId,
-          c.step,
-          c.rank,
-          c.workerId,
-          c.checkpointId,
-          c.epoch,
-          c.storagePath,
-          c.sizeBytes,
-          c.kind,
-          c.recordedAtMs,
-          JSON.stringify(c.metadata),
-        );
-        return;
-      }
-      case "delete_checkpoint_step":
-        stmt.deleteStep.run(op.jobId, op.step);
-        stmt.deleteStepRecords.run(op.jobId, op.step);
-        return;
-      case "put_record":
-        stmt.putRecord.run(op.record.kind, op.record.id, op.record.json);
-        return;
-      case "delete_record":
-        stmt.deleteRecord.run(op.kind, op.id);
-        return;
-    }
-  }
-
-  const runBatch = db.transaction((batch: readonly Pending[]) => {
-    // Consecutive liveness rows go out as one statement, flushed before any other op so the
-    // order of ops is kept.
-    let liveness: unknown[][] = [];
-    const flushLiveness = () => {
-      if (liveness.length === 0) return;
-      stmt.putLiveness.run(JSON.stringify(liveness));
-      liveness = [];
-    };
-    for (const pending of batch) {
-      for (const op of pending.ops) {
-        if (op.t === "put_liveness") {
-          liveness.push([
-            op.workerId,
-            op.state,
-            op.lastHeartbeatMs,
-            op.currentStep,
-            op.currentEpoch,
-            op.currentTask,
-          ]);
-          continue;
-        }
-        flushLiveness();
-        runOne(op);
-      }
-    }
-    flushLiveness();
+  const worker = startWorker(data);
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let failure: RuntimeError | undefined;
+  let closing: Promise<void> | undefined;
+  let resolveReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    resolveReady = resolve;
   });
 
-  let queue: Pending[] = [];
-  let scheduled = false;
-  let closing: Promise<void> | undefined;
-
-  function flush(): void {
-    scheduled = false;
-    const batch = queue;
-    queue = [];
-    if (batch.length === 0) return;
-    // A batch of nothing but heartbeat liveness skips the fsync (synchronous=NORMAL for that one
-    // commit): liveness is advisory after a restart (workers get a grace period anyway), and the
-    // next FULL commit makes it durable too. Every other batch is fsynced before callers resume.
-    const livenessOnly =
-      fullSync && batch.every((p) => p.ops.every((op) => op.t === "put_liveness"));
-    try {
-      if (livenessOnly) db.pragma("synchronous = NORMAL");
-      try {
-        runBatch.immediate(batch);
-      } finally {
-        if (livenessOnly) db.pragma("synchronous = FULL");
+  const fail = (error: RuntimeError) => {
+    failure ??= error;
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+    resolveReady();
+  };
+  worker.on("message", (message: SqliteWorkerReply) => {
+    switch (message.type) {
+      case "ready":
+        resolveReady();
+        return;
+      case "init_error":
+        fail(toError(message.error));
+        void worker.terminate();
+        return;
+      default: {
+        const p = pending.get(message.id);
+        if (p === undefined) return;
+        pending.delete(message.id);
+        if (pending.size === 0) worker.unref();
+        if (message.type === "failed") p.reject(toError(message.error));
+        else p.resolve(message.type === "loaded" ? message.state : undefined);
       }
-    } catch (error) {
-      const failure = new RuntimeError("coordinator database write failed", {
+    }
+  });
+  worker.on("error", (error) => {
+    fail(
+      new RuntimeError(`coordinator database thread failed: ${error.message}`, {
         code: Code.Unavailable,
         cause: error,
-      });
-      for (const pending of batch) pending.reject(failure);
-      return;
-    }
-    for (const pending of batch) pending.resolve();
+      }),
+    );
+  });
+  worker.on("exit", () => {
+    fail(new RuntimeError("coordinator store is closed", { code: Code.Unavailable }));
+  });
+
+  function send(
+    request: SqliteWorkerRequest extends infer R
+      ? R extends SqliteWorkerRequest
+        ? Omit<R, "id">
+        : never
+      : never,
+  ): Promise<StoredState | undefined> {
+    if (failure !== undefined) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ ...request, id } as SqliteWorkerRequest);
+    });
   }
 
   return {
     kind: "sqlite",
     async load() {
+      await ready;
       if (closing !== undefined) throw closedError();
-      return readAll(db);
+      return (await send({ type: "load" })) as StoredState;
     },
     apply(ops) {
       if (closing !== undefined) return Promise.reject(closedError());
       if (ops.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ ops, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
+      return send({ type: "apply", ops }).then(() => undefined);
     },
     close() {
       closing ??= (async () => {
-        flush();
-        db.close();
+        await ready;
+        if (failure === undefined) await send({ type: "close" }).catch(() => undefined);
+        await worker.terminate();
       })();
       return closing;
     },
   };
 }
 
+function toError(error: { code: number; message: string }): RuntimeError {
+  return new RuntimeError(error.message, { code: error.code as Code });
+}
+
 function closedError(): RuntimeError {
   return new RuntimeError("coordinator store is closed", { code: Code.Unavailable });
 }
 
-function migrate(db: Db): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-  const row = db.prepare("SELECT version FROM schema_version").get() as Row | undefined;
-  let version = row === undefined ? 0 : Number(row.version);
-  if (row === undefined) db.prepare("INSERT INTO schema_version (version) VALUES (0)").run();
-  if (version > MIGRATIONS.length) {
-    throw new RuntimeError(
-      `coordinator database schema version ${version} is newer than this coordinator (${MIGRATIONS.length})`,
-      { code: Code.FailedPrecondition },
-    );
-  }
-  while (version < MIGRATIONS.length) {
-    const sql = MIGRATIONS[version] as string;
-    const next = version + 1;
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare("UPDATE schema_version SET version = ?").run(next);
-    }).immediate();
-    version = next;
-  }
-}
-
-function readAll(db: Db): StoredState {
-  const meta = db.prepare("SELECT value FROM meta WHERE key = 'membership_version'").get() as
-    | Row
-    | undefined;
-  const workers = (db.prepare("SELECT * FROM workers").all() as Row[]).map(
-    (r): StoredWorker => ({
-      workerId: str(r.worker_id),
-      hostname: str(r.hostname),
-      port: num(r.port),
-      gpuCount: num(r.gpu_count),
-      memoryBytes: num(r.memory_bytes),
-      metadata: json<Record<string, string>>(r.metadata_json),
-      rank: num(r.rank),
-      incarnation: num(r.incarnation),
-      status: str(r.status) as StoredWorker["status"],
-      state: str(r.state) as WorkerState,
-      registeredAtMs: num(r.registered_at_ms),
-      lastHeartbeatMs: num(r.last_heartbeat_ms),
-      currentStep: num(r.current_step),
-      currentEpoch: num(r.current_epoch),
-      currentTask: str(r.current_task),
-    }),
-  );
-  const datasets = (db.prepare("SELECT * FROM datasets").all() as Row[]).map(
-    (r): StoredDataset => ({
-      spec: {
-        datasetId: str(r.dataset_id),
-        path: str(r.path),
-        format: str(r.format),
-        totalSamples: num(r.total_samples),
-        shardSize: num(r.shard_size),
-        shuffle: num(r.shuffle) !== 0,
-        seed: BigInt(str(r.seed)),
-        metadata: json<Record<string, string>>(r.metadata_json),
-      },
-      totalShards: num(r.total_shards),
-      registeredAtMs: num(r.registered_at_ms),
-    }),
-  );
-  const shardProgress = (db.prepare("SELECT * FROM shard_progress").all() as Row[]).map(
-    (r): StoredShardProgress => ({
-      datasetId: str(r.dataset_id),
-      epoch: num(r.epoch),
-      shardId: num(r.shard_id),
-      consumed: json<StoredShardProgress["consumed"]>(r.consumed_json),
-      ownerWorkerId: str(r.owner_worker_id),
-    }),
-  );
-  const shardPlans = (
-    db
-      .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?")
-      .all(SHARD_PLAN_META_PREFIX.length, SHARD_PLAN_META_PREFIX) as Row[]
-  ).map(
-    (r): StoredShardPlan => ({
-      datasetId: str(r.key).slice(SHARD_PLAN_META_PREFIX.length),
-      plan: str(r.value),
-    }),
-  );
-  const checkpointSteps = (db.prepare("SELECT * FROM checkpoint_steps").all() as Row[]).map(
-    (r): StoredCheckpointStep => ({
-      jobId: str(r.job_id),
-      step: num(r.step),
-      epoch: num(r.epoch),
-      expectedRanks: json<number[]>(r.expected_ranks_json),
-      complete: num(r.complete) !== 0,
-      createdAtMs: num(r.created_at_ms),
-      completedAtMs: num(r.completed_at_ms),
-    }),
-  );
-  const checkpoints = (db.prepare("SELECT * FROM checkpoints").all() as Row[]).map(
-    (r): CheckpointRecord => ({
-      jobId: str(r.job_id),
-      step: num(r.step),
-      rank: num(r.rank),
-      workerId: str(r.worker_id),
-      checkpointId: str(r.checkpoint_id),
-      epoch: num(r.epoch),
-      storagePath: str(r.storage_path),
-      sizeBytes: num(r.size_bytes),
-      kind: str(r.kind) as CheckpointKind,
-      recordedAtMs: num(r.recorded_at_ms),
-      metadata: json<Record<string, string>>(r.metadata_json),
-    }),
-  );
-  const records = (db.prepare("SELECT kind, id, json FROM records").all() as Row[]).map(
-    (r): StoredRecord => ({ kind: str(r.kind), id: str(r.id), json: str(r.json) }),
-  );
-  return {
-    membershipVersion: meta === undefined ? 0 : Number(str(meta.value)),
-    records,
-    workers,
-    datasets,
-    shardProgress,
-    shardPlans,
-    checkpointSteps,
-    checkpoints,
-  };
-}
-
-/** Meta-table key prefix of a dataset's shard ownership plan. */
-const SHARD_PLAN_META_PREFIX = "shard_plan:";
-
-function str(value: unknown): string {
-  return typeof value === "string" ? value : String(value);
-}
-
-function num(value: unknown): number {
-  return typeof value === "number" ? value : Number(value);
-}
-
-function json<T>(value: unknown): T {
-  return JSON.parse(str(value)) as T;
+/**
+ * Starts the worker thread from the built JavaScript next to this file, or, when running from
+ * TypeScript sources (tests, benchmarks), through tsx with the `@strata/source` condition.
+ */
+function startWorker(data: SqliteWorkerData): Worker {
+  const js = new URL("./sqlite-store-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: data });
+  const ts = new URL("./sqlite-store-worker.ts", import.meta.url).href;
+  const boot = `import("tsx/esm/api").then(({ tsImport }) => tsImport(${JSON.stringify(ts)}, ${JSON.stringify(ts)}));`;
+  return new Worker(boot, {
+    eval: true,
+    workerData: data,
+    execArgv: ["--conditions=@strata/source"],
+  });
 }

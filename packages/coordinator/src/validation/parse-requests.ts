@@ -94,6 +94,11 @@ export interface CheckpointInput {
   rank: number | undefined;
   /** The step's membership size the client claims; undefined when 0 (not sent). */
   worldSize: number | undefined;
+  /**
+   * Neither `job_id` nor `world_size` was sent: a client that knows nothing of multi-rank steps
+   * (the original's, or a DDP job where rank 0 saves the whole model). Its checkpoint is whole.
+   */
+  whole: boolean;
 }
 
 /** A validated WaitBarrier request. */
@@ -242,13 +247,44 @@ export function parseRegisterDataset(request: DatasetInfo): DatasetSpec {
   };
 }
 
-/** GetDataShard and GetShardAssignments. */
+/** Shards in one GetShardAssignments page when the client asks for none (page_size 0). */
+export const DEFAULT_PAGE_SIZE = 10_000;
+/** Most shards in one GetShardAssignments page (keeps an answer inside the message size limit). */
+export const MAX_PAGE_SIZE = 100_000;
+
+/** GetDataShard, GetShardProgress: who, which dataset, which epoch. */
 export function parseShardRequest(request: ShardRequest): ShardRequestInput {
   return {
     workerId: requireId(request.workerId, "worker_id"),
     datasetId: requireId(request.datasetId, "dataset_id"),
     epoch: int64(request.epoch, "epoch"),
   };
+}
+
+/**
+ * GetShardAssignments: the request plus its page (`page_size` 0 = {@link DEFAULT_PAGE_SIZE},
+ * capped at {@link MAX_PAGE_SIZE}; `page_token` from the previous page's `next_page_token`).
+ */
+export function parseShardPageRequest(request: ShardRequest): ShardRequestInput {
+  const pageSize = int64(request.pageSize, "page_size", 0, Number.MAX_SAFE_INTEGER);
+  const limit = pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
+  const base = { ...parseShardRequest(request), offset: 0, limit };
+  if (request.pageToken === "") return base;
+  const token = parsePageToken(request.pageToken);
+  return { ...base, offset: token.offset, expectMembershipVersion: token.membershipVersion };
+}
+
+/** The opaque page token: `<membership version>.<offset>`. */
+export function pageToken(membershipVersion: number, offset: number): string {
+  return `${membershipVersion}.${offset}`;
+}
+
+function parsePageToken(token: string): { membershipVersion: number; offset: number } {
+  const match = /^(\d{1,15})\.(\d{1,15})$/.exec(token);
+  if (match === null) {
+    throw invalidArgument("page_token", "is not a token this coordinator handed out");
+  }
+  return { membershipVersion: Number(match[1]), offset: Number(match[2]) };
 }
 
 /** Most partly consumed shards a position may list (one or two per worker in practice). */
@@ -336,6 +372,7 @@ export function parseCheckpoint(request: CheckpointInfo): CheckpointInput {
     rank: request.rank === 0 ? undefined : int32(request.rank, "rank", 0, 1_000_000),
     worldSize:
       request.worldSize === 0 ? undefined : int32(request.worldSize, "world_size", 1, 1_000_000),
+    whole: request.jobId === "" && request.worldSize === 0,
   };
 }
 

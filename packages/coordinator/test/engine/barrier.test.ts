@@ -96,6 +96,7 @@ describe("barriers", () => {
     await flushMicrotasks();
     expect(ta.settled).toBe(false);
     clock.advance(1_000);
+    await engine.idle();
     await flushMicrotasks();
     expect(ta.settled && tb.settled).toBe(true);
     const error = await rejection(pa);

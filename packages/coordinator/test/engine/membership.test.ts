@@ -130,7 +130,8 @@ describe("heartbeats and failure detection", () => {
     }
     expect(engine.membership().workers.map((w) => w.workerId)).toEqual(["a", "b", "c"]);
     clock.advance(1_500);
-    // b was silent for ≥ 10 s and was declared dead within one sweep interval.
+    // b was silent for ≥ 10 s and was declared dead within one sweep interval (once stored).
+    await engine.idle();
     expect(engine.membership().workers.map((w) => w.workerId)).toEqual(["a", "c"]);
     const dead = events.find((e) => e.type === "worker_dead");
     expect(dead).toMatchObject({ workerId: "b", rank: 1 });
@@ -176,6 +177,7 @@ describe("heartbeats and failure detection", () => {
       manual.advance(500);
       beatAll(engine, ["a", "c"]);
     }
+    await engine.idle();
     expect(engine.membership().workers.map((w) => w.workerId)).toEqual(["a", "c"]);
     expect(engine.snapshot().counters.workersDeclaredDead).toBe(1);
     await engine.close();
@@ -203,6 +205,7 @@ describe("heartbeats and failure detection", () => {
       clock.advance(1_000);
       beatAll(engine, ["a"]);
     }
+    await engine.idle();
     expect(engine.membership().workers.map((w) => w.workerId)).toEqual(["a"]);
     const back = await engine.registerWorker(workerInput("b"));
     expect(back).toMatchObject({ rank: 1, incarnation: 2, worldSize: 2 });
@@ -274,6 +277,7 @@ describe("restart", () => {
     expect(second.engine.membership().workers).toHaveLength(2);
     second.engine.heartbeat({ workerId: "a" });
     clock.advance(6_000);
+    await second.engine.idle();
     // c never came back within the grace: dead. a heartbeated: alive.
     expect(second.engine.membership().workers.map((w) => w.workerId)).toEqual(["a"]);
     // b (departed before the crash) returns and gets its rank 1 back now that c is gone.

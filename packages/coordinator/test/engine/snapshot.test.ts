@@ -73,6 +73,9 @@ describe("read model", () => {
         complete: false,
         totalSizeBytes: 5,
         createdAtMs: snap.atMs,
+        completedAtMs: 0,
+        expected: [0, 2],
+        parts: [expect.objectContaining({ jobId: "j", step: 3, rank: 0, sizeBytes: 5 })],
       },
     ]);
     expect(snap.counters).toMatchObject({

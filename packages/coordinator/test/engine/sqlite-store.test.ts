@@ -198,10 +198,12 @@ describe("SQLite store", () => {
     const raw = new Database(path);
     raw.prepare("UPDATE schema_version SET version = 99").run();
     raw.close();
-    expect(() => createSqliteStore({ path })).toThrow(/schema version 99 is newer/);
-    expect(() => createSqliteStore({ path: join(dir, "missing", "dir", "x.db") })).toThrow(
-      expect.objectContaining({ code: Code.Unavailable }),
-    );
+    const newer = createSqliteStore({ path });
+    await expect(newer.load()).rejects.toThrow(/schema version 99 is newer/);
+    await newer.close();
+    const unopenable = createSqliteStore({ path: join(dir, "missing", "dir", "x.db") });
+    await expect(unopenable.load()).rejects.toMatchObject({ code: Code.Unavailable });
+    await unopenable.close();
   });
 
   test("a failed batch rejects every caller with UNAVAILABLE and keeps nothing of it", async () => {
