@@ -419,7 +419,8 @@ export interface CheckpointInfo {
   jobId: string;
   /**
    * Added: the writer's rank. Old clients do not send it (0); the coordinator then uses the
-   * worker's current rank, read from the request's worker_id.
+   * worker's current rank, read from the request's worker_id. When world_size is set, rank is
+   * taken as given, 0 included (a client that knows the world size knows its rank).
    */
   rank: number;
   /**

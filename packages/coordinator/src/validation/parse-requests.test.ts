@@ -169,7 +169,7 @@ describe("other requests", () => {
     );
   });
 
-  test("checkpoint type must be known; job_id defaults; rank 0 means unset", () => {
+  test("checkpoint type must be known; job_id defaults; rank 0 means unset unless world_size is sent", () => {
     const info = {
       workerId: "w",
       checkpointId: "c",
@@ -188,7 +188,15 @@ describe("other requests", () => {
       jobId: "default",
       kind: "full",
       rank: undefined,
+      whole: true,
     });
+    // With the world size sent, rank 0 is rank 0 (a DDP job's rank 0 after a restart).
+    expect(parseCheckpoint({ ...info, worldSize: 3 })).toMatchObject({
+      rank: 0,
+      worldSize: 3,
+      whole: false,
+    });
+    expect(parseCheckpoint({ ...info, jobId: "j" })).toMatchObject({ whole: false });
     expect(failure(() => parseCheckpoint({ ...info, type: 9 as CheckpointType })).rawMessage).toBe(
       "type: unknown checkpoint type 9",
     );

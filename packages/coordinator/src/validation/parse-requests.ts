@@ -90,7 +90,11 @@ export interface CheckpointInput {
   timestampMs: number;
   kind: CheckpointKind;
   metadata: Readonly<Record<string, string>>;
-  /** The rank the client claims; undefined when it sent 0, which old clients always do. */
+  /**
+   * The rank the client claims. 0 is taken as given when `world_size` is set (a client that
+   * sends the world size knows its rank); otherwise 0 means "not sent" (old clients always send
+   * 0) and the coordinator uses the worker's current rank.
+   */
   rank: number | undefined;
   /** The step's membership size the client claims; undefined when 0 (not sent). */
   worldSize: number | undefined;
@@ -369,7 +373,10 @@ export function parseCheckpoint(request: CheckpointInfo): CheckpointInput {
     timestampMs: int64(request.timestampMs, "timestamp_ms"),
     kind,
     metadata: stringMap(request.metadata, "metadata"),
-    rank: request.rank === 0 ? undefined : int32(request.rank, "rank", 0, 1_000_000),
+    rank:
+      request.rank === 0 && request.worldSize === 0
+        ? undefined
+        : int32(request.rank, "rank", 0, 1_000_000),
     worldSize:
       request.worldSize === 0 ? undefined : int32(request.worldSize, "world_size", 1, 1_000_000),
     whole: request.jobId === "" && request.worldSize === 0,
