@@ -10,6 +10,13 @@ export type LoadCommand =
   | { cmd: "hammer"; ids: string[]; durationMs: number; inflight: number }
   | { cmd: "paced"; ids: string[]; durationMs: number; warmupMs: number; stream?: boolean }
   | { cmd: "arm"; ids: string[]; barrierId: string }
+  | {
+      cmd: "calls";
+      method: "getLatestCheckpoint" | "getShardAssignments";
+      workerId: string;
+      datasetId: string;
+      count: number;
+    }
   | { cmd: "release"; id: string; barrierId: string }
   | { cmd: "close" };
 
@@ -166,6 +173,33 @@ async function run(command: LoadCommand): Promise<unknown> {
         for (const s of streams) s.stream.end();
       }
       return { latencies, errors, sent, maxLagMs };
+    }
+    case "calls": {
+      // Sequential calls of one method; latency of each, in ms.
+      const latencies: number[] = [];
+      const client = pick(0);
+      for (let i = 0; i < command.count; i++) {
+        const at = performance.now();
+        await new Promise<void>((resolve, reject) => {
+          const done = (error: unknown) => (error ? reject(error) : resolve());
+          if (command.method === "getLatestCheckpoint") {
+            client.getLatestCheckpoint({ workerId: command.workerId, jobId: "" }, done);
+          } else {
+            client.getShardAssignments(
+              {
+                workerId: command.workerId,
+                datasetId: command.datasetId,
+                epoch: 0n,
+                pageSize: 0n,
+                pageToken: "",
+              },
+              done,
+            );
+          }
+        });
+        latencies.push(performance.now() - at);
+      }
+      return { latencies };
     }
     case "arm": {
       pending = command.ids.map((id, i) => barrier(pick(i), id, command.barrierId));

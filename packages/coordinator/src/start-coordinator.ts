@@ -282,7 +282,7 @@ export async function startCoordinator(
         grpc.forceShutdown();
       }
       await httpApi.close(graceMs);
-      history.close();
+      await history.close();
       await openStore.close();
       for (const cleanup of lockCleanups) cleanup();
       logger.info("stopped");

@@ -282,6 +282,7 @@ export class BarrierHub {
   }
 
   views(): BarrierView[] {
+    if (this.#open.size === 0) return [];
     const live = [...this.o.membership.liveWorkerIds()];
     return [...this.#open.values()].map((g) => ({
       barrierId: g.barrierId,

@@ -49,6 +49,8 @@ export interface CommitPipelineOptions {
   onFatal: (error: RuntimeError) => void;
   /** Most ops in one commit; more mutations wait for the next batch. Default 50,000. */
   maxBatchOps?: number;
+  /** Runs after the effects of every committed batch (coalesced notifications). */
+  afterBatch?: () => void;
   /** Counts commits and failures (for metrics). */
   onCommit?: (outcome: { mutations: number; ops: number; ok: boolean }) => void;
 }
@@ -211,6 +213,7 @@ export class CommitPipeline {
         p.q.reject(error);
       }
     }
+    this.#o.afterBatch?.();
   }
 }
 

@@ -51,6 +51,7 @@ import type {
   ShardProgressResult,
   ShardRequestInput,
   WaitBarrierInput,
+  WorkerReading,
   WorkerView,
 } from "./types.js";
 
@@ -130,6 +131,9 @@ class Engine implements CoordinatorEngine {
   readonly #committed: StateView;
   readonly #onFatal: ((error: RuntimeError) => void) | undefined;
   #plansDirty = false;
+  #pendingMembershipEvent:
+    | { reason: "joined" | "left" | "dead"; workerId: string; changes: number }
+    | undefined;
 
   #startPromise: Promise<void> | undefined;
   #closePromise: Promise<void> | undefined;
@@ -209,6 +213,7 @@ class Engine implements CoordinatorEngine {
       applyOp: (op) => this.#applyOp(op),
       maxConsecutiveFailures: this.#s.maxConsecutiveStoreFailures,
       onFatal: (error) => this.#fatal(error),
+      afterBatch: () => this.#emitMembershipChanged(),
       onCommit: ({ ok }) => {
         if (ok) this.#counters.storeCommits++;
         else this.#counters.storeErrors++;
@@ -536,13 +541,32 @@ class Engine implements CoordinatorEngine {
     this.#barriers.onMemberGone(workerId, entry.rank, reason);
   }
 
+  /**
+   * Notes a membership change of the batch being applied. One `membership_changed` event goes
+   * out per committed batch (after its other events), with the final version and world size: a
+   * burst of 10,000 registrations is 10,000 `worker_registered` events and a handful of
+   * `membership_changed` ones, not 20,000 events.
+   */
   #membershipChangedEvent(reason: "joined" | "left" | "dead", workerId: string): void {
+    this.#pendingMembershipEvent = {
+      reason,
+      workerId,
+      changes: (this.#pendingMembershipEvent?.changes ?? 0) + 1,
+    };
+  }
+
+  #emitMembershipChanged(): void {
+    const pending = this.#pendingMembershipEvent;
+    if (pending === undefined) return;
+    this.#pendingMembershipEvent = undefined;
+    const { reason, workerId, changes } = pending;
     this.#events.emit({
       type: "membership_changed",
       membershipVersion: this.#membership.version,
       worldSize: this.#membership.liveCount,
       reason,
       workerId,
+      changes,
     });
     this.#log.info(
       {
@@ -550,6 +574,7 @@ class Engine implements CoordinatorEngine {
         worldSize: this.#membership.liveCount,
         reason,
         workerId,
+        changes,
       },
       "membership changed",
     );
@@ -952,11 +977,13 @@ class Engine implements CoordinatorEngine {
     return this.#events.lastSeq;
   }
 
-  snapshot(): EngineSnapshot {
+  snapshot(options: { workers?: boolean } = {}): EngineSnapshot {
     const version = this.#membership.version;
     const workers: WorkerView[] = [];
-    for (const w of this.#membership.liveEntries()) workers.push(view(w, version));
-    for (const w of this.#membership.retiredEntries()) workers.push(view(w, version));
+    if (options.workers !== false) {
+      for (const w of this.#membership.liveEntries()) workers.push(view(w, version));
+      for (const w of this.#membership.retiredEntries()) workers.push(view(w, version));
+    }
     return {
       atMs: this.#clock.now(),
       startedAtMs: this.#startedAtMs,
@@ -970,6 +997,16 @@ class Engine implements CoordinatorEngine {
       barrierFailurePolicy: this.#s.barrierFailurePolicy,
       heartbeatTimeoutMs: this.#s.heartbeatTimeoutMs,
     };
+  }
+
+  forEachWorker(visit: (worker: WorkerReading) => void): void {
+    for (const w of this.#membership.liveEntries()) visit(w);
+    for (const w of this.#membership.retiredEntries()) visit(w);
+  }
+
+  worker(workerId: string): WorkerView | undefined {
+    const w = this.#membership.entry(workerId);
+    return w === undefined ? undefined : view(w, this.#membership.version);
   }
 
   membership(): { version: number; workers: readonly { workerId: string; rank: number }[] } {

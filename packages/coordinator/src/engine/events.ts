@@ -27,8 +27,12 @@ export type CoordinatorEvent = EventBase &
         type: "membership_changed";
         membershipVersion: number;
         worldSize: number;
+        /** Why it changed (the last change, when one event covers several). */
         reason: "joined" | "left" | "dead";
+        /** The worker of the last change. */
         workerId: string;
+        /** How many changes this event covers (changes committed together share one event). */
+        changes: number;
       }
     | {
         type: "barrier_arrived";

@@ -33,5 +33,6 @@ export type {
   ShardProgressResult,
   ShardRequestInput,
   WaitBarrierInput,
+  WorkerReading,
   WorkerView,
 } from "./types.js";

@@ -344,6 +344,18 @@ export interface WorkerView extends WorkerInfo {
   pendingCommands: readonly string[];
 }
 
+/**
+ * A worker as {@link CoordinatorEngine.forEachWorker} hands it out: the engine's own record, read
+ * only and valid only during the call (no copy is made, so a once-a-second scan of 10,000
+ * workers allocates nothing).
+ */
+export interface WorkerReading extends Readonly<Omit<WorkerInfo, "metadata">> {
+  readonly metadata: Readonly<Record<string, string>>;
+  /** `alive` counts toward membership; `dead` and `left` are kept only for rank return. */
+  readonly status: "alive" | "dead" | "left";
+  readonly samplesConsumed: number;
+}
+
 /** An open barrier as the read model shows it. */
 export interface BarrierView {
   barrierId: string;
@@ -565,8 +577,16 @@ export interface CoordinatorEngine {
   /** The seq of the newest event (firstEventSeq − 1 before any). */
   readonly lastEventSeq: number;
 
-  /** A consistent read model of everything, for the dashboard and metrics. */
-  snapshot(): EngineSnapshot;
+  /**
+   * A consistent read model of everything, for the dashboard and metrics. With
+   * `{ workers: false }` the worker list is left empty (a copy per worker costs ~2 µs: skip it
+   * when {@link forEachWorker} will do).
+   */
+  snapshot(options?: { workers?: boolean }): EngineSnapshot;
+  /** Visits every worker, live ones by rank then retired ones, without copying (see {@link WorkerReading}). */
+  forEachWorker(visit: (worker: WorkerReading) => void): void;
+  /** One worker's view, or undefined when the coordinator does not know it. */
+  worker(workerId: string): WorkerView | undefined;
   /** The current membership version and live worker ids by rank. */
   membership(): { version: number; workers: readonly { workerId: string; rank: number }[] };
   /** Subscribes to state-change events; returns the unsubscribe function. Listeners must not throw (errors are logged). */

@@ -43,8 +43,8 @@ export interface HistoryRetention {
 
 /**
  * Where the coordinator's history lives: its events (with their seq) and its 1-second metric
- * samples. Every call is synchronous (SQLite through libsql is); the caller batches writes and
- * keeps them off request paths.
+ * samples. Reads and seq reservations are synchronous; writes and retention may run on another
+ * thread (SQLite does, so its commits never stall the event loop).
  */
 export interface HistoryDatabase {
   /** `sqlite` (`history.db` in the data directory) or `memory`. */
@@ -53,16 +53,23 @@ export interface HistoryDatabase {
   reservedSeq(): number;
   /** Durably records that seqs up to `seq` may be handed out (fsynced before it returns). */
   reserveSeq(seq: number): void;
-  /** Appends events (seq ascending) and samples in one transaction. */
-  write(events: readonly ApiEvent[], samples: readonly HistorySample[]): void;
+  /**
+   * Appends events (seq ascending) and samples in one transaction: at once (memory), or on a
+   * writer thread (SQLite), resolving when committed.
+   */
+  write(events: readonly ApiEvent[], samples: readonly HistorySample[]): void | Promise<void>;
   /** Stored events matching `filter`. */
   queryEvents(filter: EventFilter): ApiEvent[];
   /** Samples averaged per `stepMs` step over [from, to). */
   readSamples(query: HistoryQuery): HistoryResponse;
-  /** Applies retention: rolls old 1-second samples up into 1-minute averages, deletes expired rows. */
-  compact(nowMs: number, retention: HistoryRetention): void;
-  /** Closes the database. Idempotent. */
-  close(): void;
+  /**
+   * Applies retention: rolls old 1-second samples up into 1-minute averages, deletes expired
+   * rows. With `now`, at once on the calling thread (at open, before anything is read); else
+   * possibly on the writer thread.
+   */
+  compact(nowMs: number, retention: HistoryRetention, now?: boolean): void;
+  /** Closes the database after every queued write. Idempotent. */
+  close(): void | Promise<void>;
 }
 
 /** Numeric rank of a level, for "this level or above" filters. */

@@ -38,7 +38,7 @@ describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("seq grows by one; queries filter and page; writes are batched until flush", () => {
+  test("seq grows by one; queries filter and page; writes are batched until flush", async () => {
     const history = open();
     expect(history.nextSeq).toBe(1);
     const seqs = ["a", "w-1", "b", "w-2"].map((m) => event(history, m).seq);
@@ -53,15 +53,15 @@ describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
     expect(replay).toEqual({ ok: true, events: history.query({ limit: 2 }).reverse() });
     expect(history.replay(0, 3)).toEqual({ ok: false, reason: "replay_limit" });
     expect(history.replay(9, 3)).toEqual({ ok: false, reason: "unknown_seq" });
-    history.close();
+    await history.close();
   });
 
-  test("samples average per step and are downsampled to minutes with age", () => {
+  test("samples average per step and are downsampled to minutes with age", async () => {
     const clock = new ManualClock(10 * 60_000);
     const history = open(clock);
     for (let s = 0; s < 180; s++)
       history.addSample({ atMs: s * 1_000, values: sample(s % 2 === 0 ? 2 : 4) });
-    history.flush();
+    await history.flush();
     const fine = history.readSamples({
       series: ["workers_alive", "workers_dead"],
       from: 0,
@@ -71,7 +71,7 @@ describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
     expect(fine.timestamps).toEqual([0, 5_000]);
     expect(fine.series.workers_alive).toEqual([2.8, 3.2]);
     expect(fine.series.workers_dead).toEqual([null, null]);
-    history.close();
+    await history.close();
     if (kind === "memory") return;
     // Reopened 10 minutes later: everything older than 2 minutes became one row per minute.
     const later = open(new ManualClock(10 * 60_000));
@@ -83,11 +83,11 @@ describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
     });
     const present = (coarse.series.workers_alive ?? []).filter((v) => v !== null);
     expect(present).toEqual([3, 3, 3]);
-    later.close();
+    await later.close();
   });
 
   if (kind === "sqlite") {
-    test("seq is reserved in blocks: a reopened history never hands out a seq it may have shown", () => {
+    test("seq is reserved in blocks: a reopened history never hands out a seq it may have shown", async () => {
       const first = open();
       for (let i = 0; i < 5; i++) event(first, `e${i}`);
       // No flush, no close: as after kill -9, the events were seen live but never written.
@@ -95,24 +95,24 @@ describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
       expect(second.nextSeq).toBeGreaterThan(5);
       expect(second.query({ limit: 10 })).toEqual([]);
       const next = event(second, "after crash").seq;
-      second.close();
+      await second.close();
       const third = open();
       expect(third.nextSeq).toBeGreaterThan(next);
       expect(third.query({ limit: 10 }).map((e) => e.message)).toEqual(["after crash"]);
       expect(third.replay(0, 10)).toEqual({ ok: true, events: third.query({ limit: 10 }) });
-      third.close();
-      first.close();
+      await third.close();
+      await first.close();
     });
 
-    test("retention keeps at most maxEvents, newest first", () => {
+    test("retention keeps at most maxEvents, newest first", async () => {
       const history = open();
       for (let i = 0; i < 80; i++) event(history, `e${i}`, 1_000_000);
-      history.close();
+      await history.close();
       const reopened = open();
       const kept = reopened.query({ limit: 1_000 });
       expect(kept).toHaveLength(50);
       expect(kept[0]?.message).toBe("e79");
-      reopened.close();
+      await reopened.close();
     });
   }
 });

@@ -26,7 +26,7 @@ export const HISTORY_FILE = "history.db";
  * whole reserved block, so a seq a client may have seen is never handed out again (at the cost
  * of a gap in the numbering, which `Last-Event-ID` resumption does not mind).
  */
-const SEQ_BLOCK = 1_000;
+const SEQ_BLOCK = 100_000;
 /** How often retention runs, in ms. */
 const COMPACT_INTERVAL_MS = 60_000;
 
@@ -72,10 +72,13 @@ export interface History {
   addSample(sample: HistorySample): void;
   /** Samples averaged per step (what `/api/history` answers). */
   readSamples(query: HistoryQuery): HistoryResponse;
-  /** Writes everything buffered now (a tick on the event stream follows a flush). */
-  flush(): void;
-  /** Flushes, stops the timers and closes the database. Idempotent. */
-  close(): void;
+  /**
+   * Writes everything buffered now (a tick on the event stream follows a flush). Resolves once
+   * it is stored (SQLite commits on a writer thread); never rejects (a failed write is retried).
+   */
+  flush(): Promise<void>;
+  /** Flushes, waits for the writes, stops the timers and closes the database. Idempotent. */
+  close(): Promise<void>;
 }
 
 /**
@@ -108,6 +111,9 @@ class BufferedHistory implements History {
   #lastCompactMs = 0;
   #failing = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Resolves when every write handed to the database so far is stored. */
+  #inFlight: Promise<void> = Promise.resolve();
 
   constructor(db: HistoryDatabase, options: HistoryOptions) {
     this.#db = db;
@@ -118,7 +124,8 @@ class BufferedHistory implements History {
     this.#ring = new Array<ApiEvent>(Math.max(16, options.ringSize ?? 10_000));
     this.#reserved = db.reservedSeq();
     this.#lastSeq = this.#reserved;
-    this.#compact();
+    // Retention before anything is read back, on this thread (once, at open).
+    this.#compact(true);
     for (const event of db.queryEvents({ limit: this.#ring.length }).reverse()) this.#push(event);
     this.#schedule();
   }
@@ -231,33 +238,54 @@ class BufferedHistory implements History {
     return this.#db.readSamples(query);
   }
 
-  flush(): void {
-    if (this.#pendingEvents.length === 0 && this.#pendingSamples.length === 0) return;
+  flush(): Promise<void> {
+    if (this.#pendingEvents.length === 0 && this.#pendingSamples.length === 0) {
+      return this.#inFlight;
+    }
     const events = this.#pendingEvents;
     const samples = this.#pendingSamples;
-    try {
-      this.#db.write(events, samples);
-      this.#pendingEvents = [];
-      this.#pendingSamples = [];
-      if (this.#failing) this.#log.info({}, "history writes work again");
-      this.#failing = false;
-    } catch (error) {
+    this.#pendingEvents = [];
+    this.#pendingSamples = [];
+    const failed = (error: unknown) => {
       if (!this.#failing) this.#log.error({ err: error }, "history write failed; will retry");
       this.#failing = true;
-      // Bounded: beyond the ring, the oldest unwritten events are dropped from the batch (they
-      // stay readable from the ring until it turns over).
-      if (events.length > this.#ring.length) events.splice(0, events.length - this.#ring.length);
-      if (samples.length > 3_600) samples.splice(0, samples.length - 3_600);
+      if (this.#closed) return;
+      // Back to the front of the queue, bounded: beyond the ring, the oldest unwritten events
+      // are dropped (they stay readable from the ring until it turns over).
+      this.#pendingEvents = [...events, ...this.#pendingEvents];
+      this.#pendingSamples = [...samples, ...this.#pendingSamples];
+      const extra = this.#pendingEvents.length - this.#ring.length;
+      if (extra > 0) this.#pendingEvents.splice(0, extra);
+      if (this.#pendingSamples.length > 3_600) {
+        this.#pendingSamples.splice(0, this.#pendingSamples.length - 3_600);
+      }
+    };
+    const worked = () => {
+      if (this.#failing) this.#log.info({}, "history writes work again");
+      this.#failing = false;
+    };
+    try {
+      const written = this.#db.write(events, samples);
+      if (written instanceof Promise) {
+        const done = written.then(worked, failed);
+        this.#inFlight = Promise.all([this.#inFlight, done]).then(() => undefined);
+      } else worked();
+    } catch (error) {
+      failed(error);
     }
+    return this.#inFlight;
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.flush();
-    this.#closed = true;
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#listeners.clear();
-    this.#db.close();
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const flushed = this.flush();
+      this.#closed = true;
+      if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+      this.#listeners.clear();
+      await flushed;
+      await this.#db.close();
+    })();
+    return this.#closing;
   }
 
   #push(event: ApiEvent): void {
@@ -280,7 +308,7 @@ class BufferedHistory implements History {
     if (this.#closed) return;
     this.#timer = this.#clock.setTimeout(
       () => {
-        this.flush();
+        void this.flush();
         if (this.#clock.now() - this.#lastCompactMs >= COMPACT_INTERVAL_MS) this.#compact();
         this.#schedule();
       },
@@ -289,10 +317,10 @@ class BufferedHistory implements History {
     );
   }
 
-  #compact(): void {
+  #compact(now = false): void {
     this.#lastCompactMs = this.#clock.now();
     try {
-      this.#db.compact(this.#lastCompactMs, this.#retention);
+      this.#db.compact(this.#lastCompactMs, this.#retention, now);
     } catch (error) {
       this.#log.error({ err: error }, "history retention failed");
     }

@@ -1,22 +1,18 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import Database from "libsql";
 import type { ApiEvent, ApiEventType, EventLevel } from "../api/events.js";
 import { HISTORY_SERIES, type HistoryQuery, type HistoryResponse } from "../api/history.js";
-import {
-  type HistoryDatabase,
-  type HistoryRetention,
-  type HistorySample,
-  LEVEL_RANK,
-  MINUTE_MS,
-  stepStarts,
-} from "./history-database.js";
+import { type HistoryDatabase, LEVEL_RANK, stepStarts } from "./history-database.js";
+import { prepareHistoryWrites } from "./history-sql.js";
+import type { HistoryWriterReply, HistoryWriterRequest } from "./history-writer-worker.js";
 
 type Db = InstanceType<typeof Database>;
 type Row = Record<string, unknown>;
 
 const LEVELS: readonly EventLevel[] = ["debug", "info", "warn", "error"];
-/** Sample tiers: the resolution of a row, in ms. */
-const SECOND_TIER = 1_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +42,68 @@ CREATE TABLE IF NOT EXISTS samples (
   PRIMARY KEY (tier, at_ms)
 ) WITHOUT ROWID;
 `;
+
+/**
+ * The writer thread of one history database: requests go out in order and each resolves when
+ * it is committed (or rejects with the database's error).
+ */
+function startWriter(path: string): {
+  send(request: DistributiveOmit<HistoryWriterRequest, "id">): Promise<void>;
+  close(): void;
+} {
+  const js = new URL("./history-writer-worker.js", import.meta.url);
+  let worker: Worker;
+  if (existsSync(fileURLToPath(js))) {
+    worker = new Worker(js, { workerData: { path } });
+  } else {
+    // Running from TypeScript sources (tests, benchmarks): through tsx.
+    const ts = new URL("./history-writer-worker.ts", import.meta.url).href;
+    worker = new Worker(
+      `import("tsx/esm/api").then(({ tsImport }) => tsImport(${JSON.stringify(ts)}, ${JSON.stringify(ts)}));`,
+      { eval: true, workerData: { path }, execArgv: ["--conditions=@strata/source"] },
+    );
+  }
+  worker.unref();
+  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  let stopped = false;
+  const failAll = (error: Error) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  worker.on("message", (reply: HistoryWriterReply) => {
+    const p = pending.get(reply.id);
+    if (p === undefined) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) worker.unref();
+    if (reply.ok) p.resolve();
+    else p.reject(new Error(reply.error));
+  });
+  worker.on("error", (error) => failAll(error));
+  worker.on("exit", () => {
+    stopped = true;
+    failAll(new Error("history writer thread stopped"));
+  });
+  return {
+    send(request) {
+      if (stopped) return Promise.reject(new Error("history writer thread stopped"));
+      const id = nextId++;
+      return new Promise<void>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ ...request, id });
+      });
+    },
+    async close() {
+      if (stopped) return;
+      // A clean close after every queued write, then the thread stops.
+      await this.send({ type: "close" }).catch(() => undefined);
+      await worker.terminate();
+    },
+  };
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * Opens (creating if needed) the history database at `path` through libsql, in WAL mode, so an
@@ -80,66 +138,15 @@ export function openSqliteHistory(path: string): HistoryDatabase {
     });
   }
 
-  const seriesList = HISTORY_SERIES.join(", ");
+  const writer = startWriter(path);
+  const here = prepareHistoryWrites(db);
   const stmt = {
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
     setMeta: db.prepare(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
     maxSeq: db.prepare("SELECT max(seq) AS seq FROM events"),
-    putEvent: db.prepare(
-      `INSERT OR REPLACE INTO events (seq, at_ms, type, level, source, worker_id, task_id, dataset_id,
-         barrier_id, job_id, message, data_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    putSample: db.prepare(
-      `INSERT OR REPLACE INTO samples (tier, at_ms, ${seriesList})
-       VALUES (${SECOND_TIER}, ?, ${HISTORY_SERIES.map(() => "?").join(", ")})`,
-    ),
-    rollUp: db.prepare(
-      `INSERT OR REPLACE INTO samples (tier, at_ms, ${seriesList})
-       SELECT ${MINUTE_MS}, (at_ms / ${MINUTE_MS}) * ${MINUTE_MS},
-         ${HISTORY_SERIES.map((s) => `avg(${s})`).join(", ")}
-       FROM samples WHERE tier = ${SECOND_TIER} AND at_ms < ? GROUP BY 2`,
-    ),
-    deleteSeconds: db.prepare(`DELETE FROM samples WHERE tier = ${SECOND_TIER} AND at_ms < ?`),
-    deleteSamples: db.prepare("DELETE FROM samples WHERE at_ms < ?"),
-    deleteOldEvents: db.prepare("DELETE FROM events WHERE at_ms < ?"),
-    deleteExtraEvents: db.prepare(
-      "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-    ),
   };
-
-  const writeAll = db.transaction(
-    (events: readonly ApiEvent[], samples: readonly HistorySample[]) => {
-      for (const e of events) {
-        stmt.putEvent.run(
-          e.seq,
-          e.at,
-          e.type,
-          LEVEL_RANK[e.level],
-          e.source,
-          e.worker_id,
-          e.task_id,
-          e.dataset_id,
-          e.barrier_id,
-          e.job_id,
-          e.message,
-          JSON.stringify(e.data),
-        );
-      }
-      for (const s of samples) {
-        stmt.putSample.run(s.atMs, ...HISTORY_SERIES.map((name) => s.values[name] ?? null));
-      }
-    },
-  );
-  const compactAll = db.transaction((nowMs: number, retention: HistoryRetention) => {
-    const cut = Math.floor((nowMs - retention.fullResolutionMs) / MINUTE_MS) * MINUTE_MS;
-    stmt.rollUp.run(cut);
-    stmt.deleteSeconds.run(cut);
-    stmt.deleteSamples.run(nowMs - retention.retentionMs);
-    stmt.deleteOldEvents.run(nowMs - retention.retentionMs);
-    stmt.deleteExtraEvents.run(retention.maxEvents);
-  });
 
   let closed = false;
   return {
@@ -161,8 +168,8 @@ export function openSqliteHistory(path: string): HistoryDatabase {
       }
     },
     write(events, samples) {
-      if (events.length === 0 && samples.length === 0) return;
-      writeAll.immediate(events, samples);
+      if (events.length === 0 && samples.length === 0) return Promise.resolve();
+      return writer.send({ type: "write", events, samples });
     },
     queryEvents(filter) {
       const where: string[] = [];
@@ -200,12 +207,14 @@ export function openSqliteHistory(path: string): HistoryDatabase {
         .all(query.from, query.step_ms, query.from, query.to) as Row[];
       return toResponse(query, rows);
     },
-    compact(nowMs, retention) {
-      compactAll.immediate(nowMs, retention);
+    compact(nowMs, retention, now) {
+      if (now === true) here.compact(nowMs, retention);
+      else writer.send({ type: "compact", nowMs, retention }).catch(() => undefined);
     },
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
+      await writer.close();
       db.close();
     },
   };

@@ -101,6 +101,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       events.tick(tick);
       dashboard?.refresh();
     },
+    wantsTicks: () => events.clientCount > 0,
   });
   let server: HttpServerHandle | undefined;
   let dashboard: DashboardCache | undefined;

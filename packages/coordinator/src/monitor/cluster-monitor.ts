@@ -6,13 +6,13 @@ import {
   type TimerHandle,
 } from "@strata/runtime-core";
 import type { StreamTick, WorkerTick } from "../api/events.js";
-import type { CoordinatorEngine, WorkerView } from "../engine/types.js";
+import type { CoordinatorEngine, WorkerReading } from "../engine/types.js";
 import type { History } from "../history/history.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { TaskManager } from "../tasks/task-manager.js";
 import { BarrierTracker } from "./barrier-tracker.js";
 import { CheckpointTracker } from "./checkpoint-tracker.js";
-import { ClusterStats } from "./cluster-stats.js";
+import { ClusterStats, type WorkerCounts } from "./cluster-stats.js";
 import { WorkerRates } from "./worker-rates.js";
 
 /** Options for {@link ClusterMonitor}. */
@@ -27,6 +27,11 @@ export interface ClusterMonitorOptions {
   intervalMs?: number;
   /** Receives every tick, after its sample was written to history. */
   onTick: (tick: StreamTick) => void;
+  /**
+   * Whether anyone listens to ticks (an event-stream client): the changed workers are only worked
+   * out then. Default: always.
+   */
+  wantsTicks?: () => boolean;
 }
 
 /**
@@ -45,8 +50,8 @@ export class ClusterMonitor {
   readonly #log: Logger;
   readonly #startedAtMs: number;
   readonly #previous = new Map<string, WorkerTick>();
-  /** Workers (id and incarnation) already warned about for the current silence. */
-  readonly #late = new Set<string>();
+  /** Workers already warned about for the current silence, with the incarnation warned about. */
+  readonly #late = new Map<string, number>();
   readonly #unsubscribe: () => void;
   #timer: TimerHandle | undefined;
   #stopped = false;
@@ -108,81 +113,115 @@ export class ClusterMonitor {
 
   #tick(): void {
     const { engine, history } = this.#o;
-    const snapshot = engine.snapshot();
+    // Counters, barriers, datasets and checkpoints; the workers are walked once, without copies.
+    const snapshot = engine.snapshot({ workers: false });
+    const now = snapshot.atMs;
+    const timeoutMs = snapshot.heartbeatTimeoutMs;
     this.barriers.noteOpen(snapshot.barriers);
-    this.rates.observe(snapshot.workers);
-    const figures = this.stats.observe(snapshot);
-    if (engine.ready) {
+    const counts: WorkerCounts = { total: 0, live: 0, active: 0, steps: 0 };
+    const changed: WorkerTick[] = [];
+    const wantTicks = this.#o.wantsTicks?.() ?? true;
+    this.rates.begin();
+    engine.forEachWorker((w) => {
+      this.rates.note(w);
+      this.stats.count(w, counts);
+      this.#warnLate(w, now, timeoutMs);
+      if (wantTicks) this.#noteChange(w, changed);
+    });
+    this.rates.end();
+    if (this.#previous.size > counts.total) this.#forgetGone();
+    if (this.#late.size > counts.total) this.#forgetLate();
+    const figures = this.stats.observe(snapshot, counts);
+    if (engine.ready && this.#o.tasks.unfinished > 0) {
+      // Only while a task is unfinished: it needs the workers' reports, copied once.
       this.#o.tasks
-        .reconcile(snapshot)
+        .reconcile(engine.snapshot())
         .catch((error: unknown) => this.#log.warn({ err: error }, "task reconcile failed"));
     }
-    this.#warnLate(snapshot.workers, snapshot.atMs, snapshot.heartbeatTimeoutMs);
     const sample = ClusterStats.sampleOf(figures);
-    history.addSample({ atMs: snapshot.atMs, values: sample });
+    history.addSample({ atMs: now, values: sample });
     history.flush();
-    this.#o.onTick({ at: snapshot.atMs, sample, workers: this.#changedWorkers(snapshot.workers) });
+    this.#o.onTick({ at: now, sample, workers: changed });
   }
 
-  #changedWorkers(workers: readonly WorkerView[]): WorkerTick[] {
-    const changed: WorkerTick[] = [];
-    const seen = new Set<string>();
-    for (const w of workers) {
-      seen.add(w.workerId);
-      const tick: WorkerTick = {
-        id: w.workerId,
-        state: w.state,
-        alive: isLiveWorkerState(w.state),
-        last_heartbeat: w.lastHeartbeatMs,
-        current_step: w.currentStep,
-        current_epoch: w.currentEpoch,
-        current_task: w.currentTask,
-        step_rate: this.rates.stepRate(w.workerId),
-        samples_consumed: w.samplesConsumed,
-        cpu_percent: w.resources?.cpuPercent ?? null,
-        memory_used_bytes: w.resources?.memoryUsedBytes ?? null,
-      };
-      const before = this.#previous.get(w.workerId);
-      if (before === undefined || !sameTick(before, tick)) {
-        changed.push(tick);
-        this.#previous.set(w.workerId, tick);
-      }
+  /** Adds `w` to `changed` when its live values differ from the last tick's. */
+  #noteChange(w: WorkerReading, changed: WorkerTick[]): void {
+    const before = this.#previous.get(w.workerId);
+    const stepRate = this.rates.stepRate(w.workerId);
+    const alive = isLiveWorkerState(w.state);
+    const cpu = w.resources?.cpuPercent ?? null;
+    const memory = w.resources?.memoryUsedBytes ?? null;
+    if (
+      before !== undefined &&
+      before.state === w.state &&
+      before.alive === alive &&
+      before.last_heartbeat === w.lastHeartbeatMs &&
+      before.current_step === w.currentStep &&
+      before.current_epoch === w.currentEpoch &&
+      before.current_task === w.currentTask &&
+      before.step_rate === stepRate &&
+      before.samples_consumed === w.samplesConsumed &&
+      before.cpu_percent === cpu &&
+      before.memory_used_bytes === memory
+    ) {
+      return;
     }
-    for (const id of this.#previous.keys()) if (!seen.has(id)) this.#previous.delete(id);
-    return changed;
+    const tick: WorkerTick = {
+      id: w.workerId,
+      state: w.state,
+      alive,
+      last_heartbeat: w.lastHeartbeatMs,
+      current_step: w.currentStep,
+      current_epoch: w.currentEpoch,
+      current_task: w.currentTask,
+      step_rate: stepRate,
+      samples_consumed: w.samplesConsumed,
+      cpu_percent: cpu,
+      memory_used_bytes: memory,
+    };
+    changed.push(tick);
+    this.#previous.set(w.workerId, tick);
+  }
+
+  #forgetGone(): void {
+    const known = new Set<string>();
+    this.#o.engine.forEachWorker((w) => known.add(w.workerId));
+    for (const id of this.#previous.keys()) if (!known.has(id)) this.#previous.delete(id);
+  }
+
+  #forgetLate(): void {
+    const known = new Set<string>();
+    this.#o.engine.forEachWorker((w) => known.add(w.workerId));
+    for (const id of this.#late.keys()) if (!known.has(id)) this.#late.delete(id);
   }
 
   /** One `log` warning per silence longer than half the heartbeat timeout. */
-  #warnLate(workers: readonly WorkerView[], nowMs: number, timeoutMs: number): void {
-    for (const w of workers) {
-      const key = `${w.workerId}\u0000${w.incarnation}`;
-      const ageMs = nowMs - w.lastHeartbeatMs;
-      const late =
-        isLiveWorkerState(w.state) &&
-        ageMs > timeoutMs / 2 &&
-        // Workers restored after a restart have not heartbeated to this process yet.
-        w.lastHeartbeatMs >= this.#startedAtMs;
-      if (!late) {
-        this.#late.delete(key);
-        continue;
-      }
-      if (this.#late.has(key)) continue;
-      this.#late.add(key);
-      this.#o.history.append({
-        type: "log",
-        at: nowMs,
-        level: "warn",
-        message: `worker ${w.workerId} heartbeat delayed: silent for ${ageMs} ms (declared dead after ${timeoutMs} ms)`,
-        source: "heartbeat",
-        worker_id: w.workerId,
-        task_id: this.#o.tasks.taskOfWorker(w.workerId),
-        dataset_id: null,
-        barrier_id: null,
-        job_id: null,
-        data: { silent_for_ms: ageMs, heartbeat_timeout_ms: timeoutMs },
-      });
+  #warnLate(w: WorkerReading, nowMs: number, timeoutMs: number): void {
+    const ageMs = nowMs - w.lastHeartbeatMs;
+    const late =
+      isLiveWorkerState(w.state) &&
+      ageMs > timeoutMs / 2 &&
+      // Workers restored after a restart have not heartbeated to this process yet.
+      w.lastHeartbeatMs >= this.#startedAtMs;
+    if (!late) {
+      if (this.#late.size > 0) this.#late.delete(w.workerId);
+      return;
     }
-    if (this.#late.size > 100_000) this.#late.clear();
+    if (this.#late.get(w.workerId) === w.incarnation) return;
+    this.#late.set(w.workerId, w.incarnation);
+    this.#o.history.append({
+      type: "log",
+      at: nowMs,
+      level: "warn",
+      message: `worker ${w.workerId} heartbeat delayed: silent for ${ageMs} ms (declared dead after ${timeoutMs} ms)`,
+      source: "heartbeat",
+      worker_id: w.workerId,
+      task_id: this.#o.tasks.taskOfWorker(w.workerId),
+      dataset_id: null,
+      barrier_id: null,
+      job_id: null,
+      data: { silent_for_ms: ageMs, heartbeat_timeout_ms: timeoutMs },
+    });
   }
 }
 

@@ -1,6 +1,6 @@
 import { isLiveWorkerState, type WorkerState } from "@strata/runtime-core";
 import type { HistorySeries } from "../api/history.js";
-import type { EngineSnapshot } from "../engine/types.js";
+import type { EngineSnapshot, WorkerReading } from "../engine/types.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { BarrierTracker } from "./barrier-tracker.js";
 import type { CheckpointTracker } from "./checkpoint-tracker.js";
@@ -22,6 +22,15 @@ const ACTIVE: ReadonlySet<WorkerState> = new Set([
   "checkpointing",
   "recovering",
 ]);
+
+/** Worker counts of one pass (see `ClusterStats.count`). */
+export interface WorkerCounts {
+  total: number;
+  live: number;
+  active: number;
+  /** Sum of live workers' step rates, steps per second. */
+  steps: number;
+}
 
 /** The cluster's measured figures at one instant (what `/api/metrics` and the history samples show). */
 export interface ClusterFigures {
@@ -82,18 +91,22 @@ export class ClusterStats {
     };
   }
 
-  /** Takes in one snapshot (after `WorkerRates.observe` saw it) and returns the new figures. */
-  observe(snapshot: EngineSnapshot): ClusterFigures {
+  /**
+   * Counts one worker of the current pass into `counts` (after `WorkerRates.note` saw it), so the
+   * monitor walks the workers once for everything.
+   */
+  count(w: Pick<WorkerReading, "workerId" | "state">, counts: WorkerCounts): void {
+    counts.total++;
+    if (!isLiveWorkerState(w.state)) return;
+    counts.live++;
+    if (ACTIVE.has(w.state)) counts.active++;
+    counts.steps += Math.max(0, this.rates.stepRate(w.workerId) ?? 0);
+  }
+
+  /** Takes in one snapshot and the pass's worker counts, and returns the new figures. */
+  observe(snapshot: EngineSnapshot, counts: WorkerCounts): ClusterFigures {
     const now = snapshot.atMs;
-    let live = 0;
-    let active = 0;
-    let steps = 0;
-    for (const w of snapshot.workers) {
-      if (!isLiveWorkerState(w.state)) continue;
-      live++;
-      if (ACTIVE.has(w.state)) active++;
-      steps += Math.max(0, this.rates.stepRate(w.workerId) ?? 0);
-    }
+    const { live, active, steps } = counts;
     this.#heartbeats.observe(now, snapshot.counters.heartbeats);
     this.#rpcs.observe(now, this.#rpcTotal());
     this.#samples.observe(now, this.rates.samplesTotal);
@@ -111,9 +124,9 @@ export class ClusterStats {
     this.#last = {
       atMs: now,
       liveWorkers: live,
-      deadWorkers: snapshot.workers.length - live,
+      deadWorkers: counts.total - live,
       activeWorkers: active,
-      totalWorkers: snapshot.workers.length,
+      totalWorkers: counts.total,
       heartbeatsPerSecond: this.#heartbeats.perSecond(),
       rpcPerSecond: this.#rpcs.perSecond(),
       stepsPerSecond: steps,

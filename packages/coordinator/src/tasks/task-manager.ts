@@ -110,6 +110,13 @@ export class TaskManager {
     }
   }
 
+  /** How many tasks are not final yet (the monitor reconciles only while there are some). */
+  get unfinished(): number {
+    let n = 0;
+    for (const task of this.#tasks.values()) if (!TERMINAL_TASK_STATUSES.has(task.status)) n++;
+    return n;
+  }
+
   /** The non-final task a worker was given, if any (to attribute its events to the task). */
   taskOfWorker(workerId: string): string | null {
     return this.#taskOfWorker.get(workerId) ?? null;

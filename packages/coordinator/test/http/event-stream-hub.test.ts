@@ -58,7 +58,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   hub.close();
-  history.close();
+  await history.close();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
