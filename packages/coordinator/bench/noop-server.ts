@@ -96,8 +96,6 @@ const server = new Server({
   "grpc.keepalive_timeout_ms": 10_000,
   "grpc.keepalive_permit_without_calls": 1,
   "grpc.max_concurrent_streams": 10_000,
-  // The same transport settings as the coordinator's, so the ratio measures only its work.
-  "grpc.enable_channelz": 0,
 });
 server.addService(CoordinatorService, service);
 server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) => {

@@ -13,6 +13,7 @@ import {
 import { Command, InvalidArgumentError } from "commander";
 import type { CoordinatorConfig } from "./config.js";
 import { coordinatorConfigSchema, isLoopbackHost } from "./config.js";
+import { startHaCoordinator } from "./ha/start-ha-coordinator.js";
 import { parseHostPort } from "./host-port.js";
 import { startCoordinator } from "./start-coordinator.js";
 import { checkStartup } from "./startup-checks.js";
@@ -54,6 +55,17 @@ const FLAG_KEYS = [
   "historyRetentionMs",
   "historyFullResolutionMs",
   "historyMaxEvents",
+  "state",
+  "etcdEndpoints",
+  "etcdPrefix",
+  "etcdCa",
+  "etcdCert",
+  "etcdKey",
+  "etcdUsername",
+  "etcdPassword",
+  "leaderLeaseTtlS",
+  "advertiseGrpcAddr",
+  "advertiseHttpAddr",
 ] as const;
 
 function buildProgram(): Command {
@@ -113,6 +125,32 @@ function buildProgram(): Command {
     )
     .option("--max-workers <n>", "most live workers (default 10000) [STRATA_MAX_WORKERS]")
     .option(
+      "--state <backend>",
+      "where the cluster state lives: sqlite (one coordinator) | etcd (several, one leads) (default sqlite) [STRATA_STATE]",
+    )
+    .option(
+      "--etcd-endpoints <list>",
+      "etcd endpoints, comma-separated host:port (default 127.0.0.1:2379) [STRATA_ETCD_ENDPOINTS]",
+    )
+    .option("--etcd-prefix <path>", "key prefix in etcd (default /strata/) [STRATA_ETCD_PREFIX]")
+    .option("--etcd-ca <file>", "PEM CA to verify etcd over TLS [STRATA_ETCD_CA]")
+    .option("--etcd-cert <file>", "PEM client certificate for etcd [STRATA_ETCD_CERT]")
+    .option("--etcd-key <file>", "PEM client key for etcd [STRATA_ETCD_KEY]")
+    .option("--etcd-username <name>", "etcd user name [STRATA_ETCD_USERNAME]")
+    .option("--etcd-password <secret>", "etcd password [STRATA_ETCD_PASSWORD]")
+    .option(
+      "--leader-lease-ttl-s <seconds>",
+      "leader lease TTL: a dead leader is replaced after this long (default 5) [STRATA_LEADER_LEASE_TTL_S]",
+    )
+    .option(
+      "--advertise-grpc-addr <host:port>",
+      "gRPC address followers tell clients to dial when this one leads (default: derived) [STRATA_ADVERTISE_GRPC_ADDR]",
+    )
+    .option(
+      "--advertise-http-addr <host:port>",
+      "HTTP address announced the same way (default: derived) [STRATA_ADVERTISE_HTTP_ADDR]",
+    )
+    .option(
       "--cors-origins <list>",
       "comma-separated browser origins allowed cross-origin (default none) [STRATA_CORS_ORIGINS]",
     )
@@ -171,7 +209,7 @@ export function loadCoordinatorConfig(
     schema: coordinatorConfigSchema,
     env,
     flags,
-    secrets: ["authToken"],
+    secrets: ["authToken", "etcdPassword"],
     ...(typeof configFile === "string" ? { file: configFile } : {}),
   });
   if (loaded.sources.httpAddr === "default" && loaded.config.authToken !== undefined) {
@@ -265,10 +303,18 @@ export async function runCli(
     "configuration",
   );
 
-  let running: Awaited<ReturnType<typeof startCoordinator>>;
+  let running: { grpcAddress: string; httpAddress: string; close(): Promise<void> };
   let onFatal: (error: RuntimeError) => void = () => undefined;
+  // Until the exit promise below is set up, a fatal error is remembered and acted on then.
+  let early: RuntimeError | undefined;
+  onFatal = (error) => {
+    early ??= error;
+  };
   try {
-    running = await startCoordinator(config, { logger, onFatal: (error) => onFatal(error) });
+    running =
+      config.state === "etcd"
+        ? await startHaCoordinator(config, { logger, onFatal: (error) => onFatal(error) })
+        : await startCoordinator(config, { logger, onFatal: (error) => onFatal(error) });
   } catch (error) {
     const failure = RuntimeError.from(error);
     logger.fatal({ err: failure }, "coordinator failed to start");
@@ -287,19 +333,24 @@ export async function runCli(
       tls: config.tlsCert !== undefined,
       auth: config.authToken !== undefined,
       pid: process.pid,
+      state: config.state,
     }),
   );
   logger.info({ grpc: running.grpcAddress, http: running.httpAddress }, "listening");
 
   return new Promise<number>((resolveExit) => {
     // Fail-stop: a store that keeps failing ends the process, non-zero, after a clean close.
+    let stopping = false;
     onFatal = (error) => {
+      if (stopping) return;
+      stopping = true;
       io.stderr(`strata-coordinator: stopping: ${error.rawMessage}`);
       running.close().finally(() => {
         logger.flush();
         resolveExit(EXIT_FAILURE);
       });
     };
+    if (early !== undefined) onFatal(early);
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;

@@ -71,7 +71,59 @@ export const coordinatorConfigSchema = z.object({
   historyFullResolutionMs: z.number().int().min(60_000).max(315_360_000_000).default(21_600_000),
   /** Most events kept in history; the oldest go first. Default 1,000,000. */
   historyMaxEvents: z.number().int().min(1_000).max(1_000_000_000).default(1_000_000),
+  /**
+   * Where the cluster state lives: `sqlite` (`coordinator.db` in `dataDir`, one coordinator) or
+   * `etcd` (`etcdEndpoints`; several coordinators elect a leader, the others follow). Default
+   * `sqlite`.
+   */
+  state: z.enum(["sqlite", "etcd"]).default("sqlite"),
+  /** etcd client endpoints, comma-separated `host:port` or URLs. Default `127.0.0.1:2379`. */
+  etcdEndpoints: z
+    .string()
+    .default("127.0.0.1:2379")
+    .refine(
+      (value) => splitList(value).length > 0 && splitList(value).every((e) => ENDPOINT.test(e)),
+      "expected comma-separated host:port or http(s)://host:port endpoints",
+    ),
+  /** Key prefix in etcd (several clusters can share one etcd). Default `/strata/`. */
+  etcdPrefix: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*\/$/, "expected a path like /strata/")
+    .default("/strata/"),
+  /** PEM CA file to verify etcd's TLS certificate (enables TLS to etcd). */
+  etcdCa: z.string().min(1).optional(),
+  /** PEM client certificate for etcd (with `etcdKey`). */
+  etcdCert: z.string().min(1).optional(),
+  /** PEM client key for etcd (with `etcdCert`). */
+  etcdKey: z.string().min(1).optional(),
+  /** etcd user name (with `etcdPassword`). */
+  etcdUsername: z.string().min(1).max(256).optional(),
+  /** etcd password (a secret: never logged or echoed). */
+  etcdPassword: z.string().min(1).max(4096).optional(),
+  /**
+   * Leader lease time-to-live, in seconds: how long after a leader dies (or is cut off from
+   * etcd) another coordinator takes over. Default 5.
+   */
+  leaderLeaseTtlS: z.number().int().min(2).max(300).default(5),
+  /**
+   * The gRPC address clients are told to dial when this coordinator leads (followers answer
+   * with it). Default: the bound gRPC address, its host replaced by the machine's host name when
+   * it listens on every interface.
+   */
+  advertiseGrpcAddr: address("10.0.0.5:50051").optional(),
+  /** The HTTP address announced the same way. Default: derived like `advertiseGrpcAddr`. */
+  advertiseHttpAddr: address("10.0.0.5:3000").optional(),
 });
+
+const ENDPOINT = /^(https?:\/\/)?[^\s,/:]+:\d{1,5}$/;
+
+/** The entries of a comma-separated value (empty entries dropped). */
+export function splitList(value: string): string[] {
+  return value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+}
 
 const ORIGIN = /^https?:\/\/[^/\s,]+$/;
 

@@ -11,6 +11,7 @@ import { createCallGuard } from "./grpc/call-guard.js";
 import { createCoordinatorService } from "./grpc/coordinator-service.js";
 import { startGrpcServer } from "./grpc/grpc-server.js";
 import { createTokenBucketLimiter } from "./grpc/token-bucket-limiter.js";
+import type { LeaderGate } from "./ha/leader-gate.js";
 import { openHistory } from "./history/history.js";
 import { createHttpApi } from "./http/http-api.js";
 import type { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
@@ -40,8 +41,19 @@ export interface StartCoordinatorOptions {
    * Default: close and log.
    */
   onFatal?: (error: RuntimeError) => void;
+  /**
+   * Where `history.db` lives when `store` is given (a highly available coordinator keeps its own
+   * history beside its lock). Default: with `store`, history stays in memory; without, it lives
+   * in `dataDir`.
+   */
+  historyDir?: string;
   /** Benchmarks only: every SQLite commit first sleeps this long (a slow disk). Default 0. */
   simulatedCommitLatencyMs?: number;
+  /**
+   * A highly available coordinator's leadership (with `store` on etcd): every call is checked
+   * against it, and `/api/status` reports this coordinator as the leader.
+   */
+  leadership?: LeaderGate;
 }
 
 /** A running coordinator. */
@@ -134,8 +146,9 @@ export async function startCoordinator(
     const openStore = store;
     cleanups.push(() => openStore.close());
     // Events and metric samples, beside the state (in memory with an injected store or `:memory:`).
+    const historyDir = options.historyDir ?? (inMemory ? undefined : resolve(config.dataDir));
     const history = openHistory({
-      ...(inMemory ? {} : { dataDir: resolve(config.dataDir) }),
+      ...(historyDir === undefined ? {} : { dataDir: historyDir }),
       retention: {
         retentionMs: config.historyRetentionMs,
         fullResolutionMs: config.historyFullResolutionMs,
@@ -226,6 +239,7 @@ export async function startCoordinator(
       logger,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.routes === undefined ? {} : { routes: options.routes }),
+      ...(options.leadership === undefined ? {} : { leadership: options.leadership }),
     });
     cleanups.push(() => httpApi.close(0));
     const shutdown = new AbortController();
@@ -234,6 +248,7 @@ export async function startCoordinator(
       guard: createCallGuard({
         auth,
         metrics,
+        ...(options.leadership === undefined ? {} : { leadership: options.leadership }),
         limiter: createTokenBucketLimiter({
           ratePerSecond: config.rateLimitRps,
           burst: config.rateLimitBurst,

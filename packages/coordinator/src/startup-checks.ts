@@ -47,7 +47,32 @@ export function checkStartup(config: CoordinatorConfig): {
     }
   }
   const tls = checkTls(config, problems);
+  if (config.state === "etcd") checkEtcd(config, problems);
   return { problems, tls };
+}
+
+/** The etcd options that come in pairs, and the files they name. */
+function checkEtcd(config: CoordinatorConfig, problems: StartupProblem[]): void {
+  if ((config.etcdCert === undefined) !== (config.etcdKey === undefined)) {
+    const missing = config.etcdCert === undefined ? "etcdCert" : "etcdKey";
+    problems.push({ key: missing, message: "etcdCert and etcdKey must be given together" });
+  }
+  if ((config.etcdUsername === undefined) !== (config.etcdPassword === undefined)) {
+    const missing = config.etcdUsername === undefined ? "etcdUsername" : "etcdPassword";
+    problems.push({
+      key: missing,
+      message: "etcdUsername and etcdPassword must be given together",
+    });
+  }
+  for (const key of ["etcdCa", "etcdCert", "etcdKey"] as const) {
+    const path = config[key];
+    if (path === undefined) continue;
+    try {
+      readFileSync(path);
+    } catch (error) {
+      problems.push({ key, message: `cannot read ${path}: ${(error as Error).message}` });
+    }
+  }
 }
 
 function checkTls(config: CoordinatorConfig, problems: StartupProblem[]): TlsFiles | undefined {

@@ -1,6 +1,7 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import type { BearerAuth } from "../auth/bearer-auth.js";
+import type { LeaderGate } from "../ha/leader-gate.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { TokenBucketLimiter } from "./token-bucket-limiter.js";
 
@@ -21,6 +22,11 @@ export interface CallGuardOptions {
   auth: BearerAuth | undefined;
   limiter: TokenBucketLimiter;
   metrics: CoordinatorMetrics;
+  /**
+   * A highly available coordinator's leadership: while it is not surely held, every call is
+   * UNAVAILABLE naming the leader (trailing metadata `strata-leader`).
+   */
+  leadership?: LeaderGate;
 }
 
 function metadataBytes(metadata: Metadata): number {
@@ -56,9 +62,12 @@ export function peerKey(peer: string): string {
  * workers of one host share a bucket, which is why the default rate is generous.
  */
 export function createCallGuard(options: CallGuardOptions): CallGuard {
-  const { auth, limiter, metrics } = options;
+  const { auth, limiter, metrics, leadership } = options;
   return {
     admit(metadata, peer) {
+      if (leadership !== undefined && !leadership.isLeaderNow()) {
+        return leadership.notLeaderError();
+      }
       if (metadataBytes(metadata) > MAX_METADATA_BYTES) {
         return new RuntimeError(`request metadata exceeds ${MAX_METADATA_BYTES} bytes`, {
           code: Code.ResourceExhausted,
@@ -80,6 +89,9 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
       return undefined;
     },
     takeToken(peer) {
+      if (leadership !== undefined && !leadership.isLeaderNow()) {
+        return leadership.notLeaderError();
+      }
       if (limiter.take(peerKey(peer))) return undefined;
       metrics.rateLimited.inc();
       return rateLimited();

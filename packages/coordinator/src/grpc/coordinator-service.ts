@@ -270,7 +270,14 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         if (ended) return;
         // A rate-limited message is answered (not recorded) and the stream stays open; any other
         // error ends the stream with its status, so the client learns why (e.g. NOT_FOUND: register again).
-        if (guard.takeToken(peer) !== undefined) {
+        const refused = guard.takeToken(peer);
+        if (refused !== undefined && refused.code !== Code.ResourceExhausted) {
+          // Not (or no longer) the leader: the stream ends naming the leader.
+          ended = true;
+          end(refused);
+          return;
+        }
+        if (refused !== undefined) {
           if (
             !call.write({
               acknowledged: false,

@@ -58,8 +58,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
     // Bounds streams per connection (each barrier waiter holds one).
     "grpc.max_concurrent_streams": 10_000,
-    // Channelz bookkeeping costs CPU on every call and nothing here reads it.
-    "grpc.enable_channelz": 0,
+    // Channelz stays on (grpc-js's default): with it off, grpc-js 1.14 no longer tracks sessions,
+    // so tryShutdown() and forceShutdown() leave open connections behind.
   });
   server.addService(withDecodeFailures(CoordinatorService), options.service);
   // The conventions tools expect: grpc_health_probe, Kubernetes gRPC probes and grpcurl work

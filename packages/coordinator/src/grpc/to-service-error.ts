@@ -16,6 +16,9 @@ export function toServiceError(reason: unknown): {
     const metadata = new Metadata();
     const field = reason.details.field;
     if (typeof field === "string") metadata.set("strata-field", field);
+    // A follower names the leader, so clients go there (proto/README.md, "Leader").
+    const leader = reason.details.leader as { grpc?: unknown } | undefined;
+    if (typeof leader?.grpc === "string") metadata.set("strata-leader", leader.grpc);
     return {
       status: { code: reason.code as number as status, details: reason.rawMessage, metadata },
       error: reason,

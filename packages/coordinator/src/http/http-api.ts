@@ -4,6 +4,7 @@ import type { Router } from "express";
 import type { BearerAuth } from "../auth/bearer-auth.js";
 import { splitOrigins } from "../config.js";
 import type { CoordinatorEngine } from "../engine/types.js";
+import type { LeaderGate } from "../ha/leader-gate.js";
 import type { History } from "../history/history.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import { ClusterMonitor } from "../monitor/cluster-monitor.js";
@@ -45,6 +46,8 @@ export interface HttpApiOptions {
   clock?: Clock;
   /** Extra routes (behind auth). */
   routes?: (router: Router, engine: CoordinatorEngine) => void;
+  /** A highly available coordinator's leadership (see `HttpAppOptions.leadership`). */
+  leadership?: LeaderGate;
 }
 
 /** The coordinator's HTTP side: API, event stream, dashboard, and the loops behind them. */
@@ -78,7 +81,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const stopRecording = engine.onEvent((event) =>
     history.append(engineEventToApi(event, (workerId) => tasks.taskOfWorker(workerId))),
   );
-  const coordinatorId = `${hostname()}:${process.pid}`;
+  const coordinatorId = options.leadership?.self.id ?? `${hostname()}:${process.pid}`;
   const events = new EventStreamHub({
     history,
     coordinatorId,
@@ -145,6 +148,13 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         version: COORDINATOR_VERSION,
         store: options.storeKind,
         auth: options.bearer !== undefined,
+        ...(options.leadership === undefined
+          ? {}
+          : {
+              role: "leader" as const,
+              advertisedGrpc: options.leadership.self.grpc,
+              advertisedHttp: options.leadership.self.http,
+            }),
       };
       const token = options.config.authToken;
       const reads = { engine, history, monitor, tasks, identity, clock };
@@ -162,6 +172,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         events,
         logger,
         ...(options.routes === undefined ? {} : { extraRoutes: options.routes }),
+        ...(options.leadership === undefined ? {} : { leadership: options.leadership }),
       });
       server = await startHttpServer(options.config.httpAddr, app, options.tls);
       monitor.start();

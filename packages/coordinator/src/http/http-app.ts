@@ -6,6 +6,7 @@ import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import type { BearerAuth } from "../auth/bearer-auth.js";
 import type { CoordinatorEngine } from "../engine/types.js";
+import type { LeaderGate } from "../ha/leader-gate.js";
 import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { ApiContext } from "./api-context.js";
 import { errorHandler, sendError } from "./api-error.js";
@@ -46,6 +47,11 @@ export interface HttpAppOptions {
   logger: Logger;
   /** Adds routes (behind auth) before the API's 404. */
   extraRoutes?: (router: Router, engine: CoordinatorEngine) => void;
+  /**
+   * A highly available coordinator's leadership: while it is not surely held, every `/api` route
+   * but `/api/health` answers 503 naming the leader (header `strata-leader`: its HTTP address).
+   */
+  leadership?: LeaderGate;
 }
 
 /**
@@ -106,6 +112,19 @@ export function createHttpApp(options: HttpAppOptions): Express {
   const onFailure = () => metrics.authFailures.inc({ transport: "http" });
   const auth = createRequestAuth({ bearer: options.bearer, sessions: options.sessions, onFailure });
   app.use(healthRoute());
+  const { leadership } = options;
+  if (leadership !== undefined) {
+    app.use("/api", (_request, response, next) => {
+      if (leadership.isLeaderNow()) {
+        next();
+        return;
+      }
+      const error = leadership.notLeaderError();
+      const leader = error.details.leader as { http?: string } | undefined;
+      if (typeof leader?.http === "string") response.set("strata-leader", leader.http);
+      next(error);
+    });
+  }
   app.use(
     "/api/session",
     Router()

@@ -224,18 +224,3 @@ export class ClusterMonitor {
     });
   }
 }
-
-function sameTick(a: WorkerTick, b: WorkerTick): boolean {
-  return (
-    a.state === b.state &&
-    a.alive === b.alive &&
-    a.last_heartbeat === b.last_heartbeat &&
-    a.current_step === b.current_step &&
-    a.current_epoch === b.current_epoch &&
-    a.current_task === b.current_task &&
-    a.step_rate === b.step_rate &&
-    a.samples_consumed === b.samples_consumed &&
-    a.cpu_percent === b.cpu_percent &&
-    a.memory_used_bytes === b.memory_used_bytes
-  );
-}

@@ -13,6 +13,11 @@ export interface CoordinatorIdentity {
   version: string;
   store: string;
   auth: boolean;
+  /** `leader` for a highly available coordinator that leads; default `standalone`. */
+  role?: "standalone" | "leader";
+  /** The addresses announced in the election (a leader's), when they differ from the bound ones. */
+  advertisedGrpc?: string;
+  advertisedHttp?: string;
 }
 
 const WILDCARD = /^(0\.0\.0\.0|\[::\]|::)$/;
@@ -43,11 +48,11 @@ export function toStatusResponse(
     grpc_address: identity.grpcAddress,
     http_address: httpAddress,
     started_at: identity.startedAtMs,
-    role: "standalone",
+    role: identity.role ?? "standalone",
     leader: {
       id: identity.coordinatorId,
-      grpc_address: identity.grpcAddress,
-      http_address: httpAddress,
+      grpc_address: identity.advertisedGrpc ?? identity.grpcAddress,
+      http_address: identity.advertisedHttp ?? httpAddress,
     },
     coordinator_id: identity.coordinatorId,
     store: identity.store,
