@@ -106,7 +106,7 @@ describe("pnpm demo", () => {
       "--checkpoint-every",
       "30",
       "--duration-ms",
-      "20000",
+      "24000",
     ]);
     const [, url] = await first.waitFor("the URL", /Open (http:\/\/\S+) /);
     const health = await fetch(`${url}/api/health`);
