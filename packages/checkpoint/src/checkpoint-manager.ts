@@ -9,6 +9,7 @@ import {
   systemClock,
 } from "@strata/runtime-core";
 import type { StorageBackend } from "@strata/storage";
+import { listCheckpoints } from "./checkpoint-listing.js";
 import type { CheckpointState } from "./checkpoint-state.js";
 import {
   type CheckpointDescription,
@@ -39,6 +40,7 @@ import {
   SavePipeline,
   type StepCommitMode,
 } from "./save-pipeline.js";
+import { commitStep } from "./step-commit.js";
 
 export type {
   BackpressurePolicy,
@@ -332,7 +334,7 @@ export class CheckpointManager implements AsyncDisposable {
    */
   list(options: CallOptions & { includePartial?: boolean } = {}): Promise<CheckpointInfo[]> {
     return this.#withDeadline("list checkpoints", options, (o) =>
-      this.#store.list({ ...o, includePartial: options.includePartial ?? false }),
+      listCheckpoints(this.#store, { ...o, includePartial: options.includePartial ?? false }),
     );
   }
 
@@ -401,7 +403,7 @@ export class CheckpointManager implements AsyncDisposable {
     integer("step", step, 0, Number.MAX_SAFE_INTEGER);
     integer("worldSize", worldSize, 1, MAX_RANK + 1);
     return this.#withDeadline(`commit step ${step}`, options, (o) =>
-      this.#store.commitStep(step, worldSize, { ...o, ...(options.deep ? { deep: true } : {}) }),
+      commitStep(this.#store, step, worldSize, { ...o, ...(options.deep ? { deep: true } : {}) }),
     );
   }
 
