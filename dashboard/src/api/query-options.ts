@@ -62,11 +62,16 @@ export const historyQuery = (api: ApiClient, series: readonly string[], windowMs
     placeholderData: keepPreviousData,
   });
 
-/** `GET /api/workers`: live workers by rank, then dead or departed ones. */
+/**
+ * `GET /api/workers`: live workers by rank, then dead or departed ones. Without TanStack's deep
+ * structural sharing: ticks patch this list every second and keep unchanged workers' objects
+ * themselves, so a deep compare of thousands of workers would be pure cost.
+ */
 export const workersQuery = (api: ApiClient) =>
   queryOptions({
     queryKey: queryKeys.workers.list,
     queryFn: ({ signal }) => api.get<WorkersResponse>("/api/workers", { signal }),
+    structuralSharing: false,
   });
 
 /** `GET /api/workers/:id`. */
