@@ -21,6 +21,8 @@ export interface WorkerProcess {
     predicate?: (line: WorkerLine) => boolean,
     timeoutMs?: number,
   ): Promise<WorkerLine>;
+  /** Whether the process has ended (by itself or killed). */
+  readonly ended: boolean;
   /** SIGKILL: no deregistration, no goodbye. */
   kill(): Promise<void>;
   /** SIGTERM and wait (SIGKILL after 5 s). */
@@ -28,16 +30,28 @@ export interface WorkerProcess {
 }
 
 /**
- * Starts `strata-worker` (the client SDK's CLI) against a coordinator with `--progress json`, so
- * every event is a JSON line the test can wait for.
+ * A module preloaded with `--import` that holds the event loop open. `strata-worker
+ * --wait-for-task` can exit by itself with code 13 (unsettled top-level await) while it waits:
+ * its heartbeat timers are unref'd and an idle gRPC channel does not hold the loop (reported to
+ * the client SDK; remove this once it keeps a registered worker's process alive).
  */
-export function startWorker(args: readonly string[]): WorkerProcess {
+const KEEP_ALIVE = "data:text/javascript,setInterval(()=>{},2147483647)";
+
+/**
+ * Starts `strata-worker` (the client SDK's CLI) against a coordinator with `--progress json`, so
+ * every event is a JSON line the test can wait for. `keepAlive` preloads {@link KEEP_ALIVE}.
+ */
+export function startWorker(
+  args: readonly string[],
+  options: { keepAlive?: boolean } = {},
+): WorkerProcess {
   if (!existsSync(WORKER_BIN)) {
     throw new Error(
       `build the worker CLI first (pnpm --filter @strata/client-sdk build): ${WORKER_BIN} is missing`,
     );
   }
-  const child = spawn(process.execPath, [WORKER_BIN, "--progress", "json", ...args], {
+  const preload = options.keepAlive ? ["--import", KEEP_ALIVE] : [];
+  const child = spawn(process.execPath, [...preload, WORKER_BIN, "--progress", "json", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: WorkerLine[] = [];
@@ -64,6 +78,9 @@ export function startWorker(args: readonly string[]): WorkerProcess {
   return {
     child,
     lines,
+    get ended() {
+      return ended();
+    },
     waitFor(event, predicate = () => true, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
