@@ -120,6 +120,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
       // Layout inside the scroll box never affects the page around it.
       style={{ maxHeight: props.maxHeight ?? "70vh", contain: "content" }}
     >
+      {/* biome-ignore lint/a11y/useKeyWithClickEvents: delegation for the links inside; Enter on a focused link clicks it */}
       <table
         className={`w-full border-collapse text-left text-sm tabular-nums ${props.fixedLayout ? "table-fixed" : ""}`}
         style={props.fixedLayout ? { minWidth: table.getTotalSize() } : undefined}

@@ -1,7 +1,6 @@
 import type { ColumnDef, SortingState } from "@tanstack/react-table";
 
 declare module "@tanstack/react-table" {
-  // biome-ignore lint/correctness/noUnusedVariables: the type parameters must match TanStack's declaration.
   interface ColumnMeta<TData, TValue> {
     /** The value a column sorts by when it is not the accessor's value (e.g. age for a timestamp). */
     sortValue?: (row: TData) => number | string | null;
