@@ -145,22 +145,19 @@ test("a checkpoint appears with its true size", async () => {
 });
 
 test("a task created in the UI reaches the workers and is stopped from the UI", async () => {
-  const tasker = startWorker(
-    [
-      "--coordinator",
-      coordinator.grpc,
-      "--worker-id",
-      "e2e-tasker",
-      "--data-dir",
-      join(dir, "tasker"),
-      "--samples",
-      "4000",
-      "--step-delay-ms",
-      "20",
-      "--wait-for-task",
-    ],
-    { keepAlive: true },
-  );
+  const tasker = startWorker([
+    "--coordinator",
+    coordinator.grpc,
+    "--worker-id",
+    "e2e-tasker",
+    "--data-dir",
+    join(dir, "tasker"),
+    "--samples",
+    "4000",
+    "--step-delay-ms",
+    "20",
+    "--wait-for-task",
+  ]);
   processes.push(tasker);
   await tasker.waitFor("waiting_for_task");
   await page.goto(`${coordinator.url}/tasks`);

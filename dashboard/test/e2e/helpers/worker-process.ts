@@ -30,28 +30,16 @@ export interface WorkerProcess {
 }
 
 /**
- * A module preloaded with `--import` that holds the event loop open. `strata-worker
- * --wait-for-task` can exit by itself with code 13 (unsettled top-level await) while it waits:
- * its heartbeat timers are unref'd and an idle gRPC channel does not hold the loop (reported to
- * the client SDK; remove this once it keeps a registered worker's process alive).
- */
-const KEEP_ALIVE = "data:text/javascript,setInterval(()=>{},2147483647)";
-
-/**
  * Starts `strata-worker` (the client SDK's CLI) against a coordinator with `--progress json`, so
- * every event is a JSON line the test can wait for. `keepAlive` preloads {@link KEEP_ALIVE}.
+ * every event is a JSON line the test can wait for.
  */
-export function startWorker(
-  args: readonly string[],
-  options: { keepAlive?: boolean } = {},
-): WorkerProcess {
+export function startWorker(args: readonly string[]): WorkerProcess {
   if (!existsSync(WORKER_BIN)) {
     throw new Error(
       `build the worker CLI first (pnpm --filter @strata/client-sdk build): ${WORKER_BIN} is missing`,
     );
   }
-  const preload = options.keepAlive ? ["--import", KEEP_ALIVE] : [];
-  const child = spawn(process.execPath, [...preload, WORKER_BIN, "--progress", "json", ...args], {
+  const child = spawn(process.execPath, [WORKER_BIN, "--progress", "json", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: WorkerLine[] = [];
