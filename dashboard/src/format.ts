@@ -86,10 +86,21 @@ export function formatClockTime(ms: number): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+// Number formatters are costly to create (toLocaleString builds one per call); tables format
+// thousands of cells a second, so each precision has one, made once.
+const integerFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const decimalFormats = [0, 1, 2].map(
+  (digits) =>
+    new Intl.NumberFormat("en-US", {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    }),
+);
+
 /** An integer count with thousands separators: `1281167` → `"1,281,167"`. */
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return "—";
-  return Math.round(value).toLocaleString("en-US");
+  return integerFormat.format(Math.round(value));
 }
 
 /**
@@ -100,10 +111,7 @@ export function formatDecimal(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
   const abs = Math.abs(value);
   const digits = abs === 0 ? 0 : abs < 10 ? 2 : abs < 100 ? 1 : 0;
-  return value.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
+  return (decimalFormats[digits] as Intl.NumberFormat).format(value);
 }
 
 /** A percentage of 0 to 100 (not a fraction): `42.42` → `"42%"`, `0.4` → `"0.4%"`. */

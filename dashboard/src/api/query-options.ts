@@ -48,12 +48,20 @@ export const metricsQuery = (api: ApiClient) =>
     queryFn: ({ signal }) => api.get<MetricsResponse>("/api/metrics", { signal }),
   });
 
-/** `GET /api/history` for the last `windowMs` of the named series (resolution chosen by the coordinator). */
-export const historyQuery = (api: ApiClient, series: readonly string[], windowMs: number) =>
+/**
+ * `GET /api/history` for the last `windowMs` of the named series (resolution chosen by the
+ * coordinator). `now` gives the coordinator's clock (ms since the epoch); default the browser's.
+ */
+export const historyQuery = (
+  api: ApiClient,
+  series: readonly string[],
+  windowMs: number,
+  now: () => number = Date.now,
+) =>
   queryOptions({
     queryKey: queryKeys.history.range(series, windowMs),
     queryFn: ({ signal }) => {
-      const to = Date.now();
+      const to = Math.round(now());
       return api.get<HistoryResponse>("/api/history", {
         query: { series: series.join(","), from: to - windowMs, to },
         signal,
@@ -62,11 +70,16 @@ export const historyQuery = (api: ApiClient, series: readonly string[], windowMs
     placeholderData: keepPreviousData,
   });
 
-/** `GET /api/workers`: live workers by rank, then dead or departed ones. */
+/**
+ * `GET /api/workers`: live workers by rank, then dead or departed ones. Without TanStack's deep
+ * structural sharing: ticks patch this list every second and keep unchanged workers' objects
+ * themselves, so a deep compare of thousands of workers would be pure cost.
+ */
 export const workersQuery = (api: ApiClient) =>
   queryOptions({
     queryKey: queryKeys.workers.list,
     queryFn: ({ signal }) => api.get<WorkersResponse>("/api/workers", { signal }),
+    structuralSharing: false,
   });
 
 /** `GET /api/workers/:id`. */

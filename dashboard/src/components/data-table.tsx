@@ -2,13 +2,15 @@ import {
   type ColumnDef,
   flexRender,
   getCoreRowModel,
-  getSortedRowModel,
   type Row,
   type SortingState,
   useReactTable,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
+import { useNavigate } from "react-router";
+import { handleRouteClick } from "./route-anchor.js";
+import { sortRows } from "./sort-rows.js";
 
 /** Props of {@link DataTable}. */
 export interface DataTableProps<T> {
@@ -30,40 +32,59 @@ export interface DataTableProps<T> {
   maxHeight?: string;
   /** A test id for the table element. */
   testId?: string;
+  /**
+   * Fixed column widths from each column's `size` (px): the browser lays out a live table without
+   * measuring every cell, and columns do not jitter as values change width. Default false (the
+   * browser sizes columns to their content).
+   */
+  fixedLayout?: boolean;
 }
 
 /**
- * A sortable, virtualised table (TanStack Table + Virtual): only the visible rows are in the DOM,
- * so thousands of workers scroll and update smoothly. It stays a real `<table>` (spacer rows
+ * A sortable, virtualised table (TanStack Table + Virtual): only the visible rows are in the DOM
+ * and in TanStack's row model, so thousands of workers scroll and update smoothly. It stays a real `<table>` (spacer rows
  * keep the scroll height) with `aria-rowcount`/`aria-rowindex` and `aria-sort` on headers, whose
  * sort buttons are keyboard operable.
  */
 export function DataTable<T>(props: DataTableProps<T>) {
   const [sorting, setSorting] = useState<SortingState>(props.initialSorting ?? []);
-  const table = useReactTable<T>({
-    data: props.data as T[],
-    columns: props.columns,
-    state: { sorting },
-    onSortingChange: setSorting,
-    getCoreRowModel: getCoreRowModel(),
-    getSortedRowModel: getSortedRowModel(),
-    getRowId: (row) => props.getRowId(row),
-  });
-  const rows = table.getRowModel().rows;
+  // Sorted here, then only the rows on screen go through TanStack's row model: a tick that
+  // changes a thousand workers costs a sort and a few dozen rows, not a thousand row objects.
+  const sorted = useMemo(
+    () => sortRows(props.data, sorting, props.columns),
+    [props.data, sorting, props.columns],
+  );
   const scrollRef = useRef<HTMLDivElement>(null);
   const rowHeight = props.rowHeight ?? 37;
   const virtualizer = useVirtualizer({
-    count: rows.length,
+    count: sorted.length,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => rowHeight,
-    overscan: 12,
+    overscan: 8,
     initialRect: { width: 1000, height: 600 },
   });
   const items = virtualizer.getVirtualItems();
+  const firstIndex = items[0]?.index ?? 0;
+  const lastIndex = items[items.length - 1]?.index ?? -1;
+  const visible = useMemo(
+    () => sorted.slice(firstIndex, lastIndex + 1),
+    [sorted, firstIndex, lastIndex],
+  );
+  const table = useReactTable<T>({
+    data: visible as T[],
+    columns: props.columns,
+    state: { sorting },
+    onSortingChange: setSorting,
+    manualSorting: true,
+    getCoreRowModel: getCoreRowModel(),
+    getRowId: (row) => props.getRowId(row),
+  });
+  const rows = table.getRowModel().rows;
   const paddingTop = items[0]?.start ?? 0;
   const paddingBottom =
     items.length > 0 ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
   const columnCount = table.getVisibleLeafColumns().length;
+  const navigate = useNavigate();
 
   const renderRow = (row: Row<T>, index: number) => (
     <tr
@@ -74,10 +95,18 @@ export function DataTable<T>(props: DataTableProps<T>) {
         props.onRowClick ? "cursor-pointer hover:bg-zinc-50 dark:hover:bg-zinc-800/60" : ""
       } ${props.rowClassName?.(row.original) ?? ""}`}
       style={{ height: rowHeight }}
-      onClick={props.onRowClick ? () => props.onRowClick?.(row.original) : undefined}
+      onClick={
+        props.onRowClick
+          ? (event) => {
+              // A link in the row goes where it points, not to the row's page.
+              if ((event.target as Element).closest?.("a") != null) return;
+              props.onRowClick?.(row.original);
+            }
+          : undefined
+      }
     >
       {row.getVisibleCells().map((cell) => (
-        <td key={cell.id} className="px-3 py-1.5 whitespace-nowrap">
+        <td key={cell.id} className="overflow-hidden px-3 py-1.5 text-ellipsis whitespace-nowrap">
           {flexRender(cell.column.columnDef.cell, cell.getContext())}
         </td>
       ))}
@@ -88,12 +117,16 @@ export function DataTable<T>(props: DataTableProps<T>) {
     <div
       ref={scrollRef}
       className="card overflow-auto"
-      style={{ maxHeight: props.maxHeight ?? "70vh" }}
+      // Layout inside the scroll box never affects the page around it.
+      style={{ maxHeight: props.maxHeight ?? "70vh", contain: "content" }}
     >
+      {/* biome-ignore lint/a11y/useKeyWithClickEvents: delegation for the links inside; Enter on a focused link clicks it */}
       <table
-        className="w-full border-collapse text-left text-sm tabular-nums"
-        aria-rowcount={rows.length + 1}
+        className={`w-full border-collapse text-left text-sm tabular-nums ${props.fixedLayout ? "table-fixed" : ""}`}
+        style={props.fixedLayout ? { minWidth: table.getTotalSize() } : undefined}
+        aria-rowcount={sorted.length + 1}
         data-testid={props.testId}
+        onClick={(event) => handleRouteClick(event, navigate)}
       >
         <caption className="sr-only">{props.caption}</caption>
         <thead className="sticky top-0 z-10 bg-zinc-100 text-xs tracking-wide text-zinc-600 uppercase dark:bg-zinc-800 dark:text-zinc-300">
@@ -108,6 +141,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
                     key={header.id}
                     scope="col"
                     className="px-3 py-2 font-medium whitespace-nowrap"
+                    style={props.fixedLayout ? { width: header.getSize() } : undefined}
                     aria-sort={
                       sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined
                     }
@@ -138,8 +172,8 @@ export function DataTable<T>(props: DataTableProps<T>) {
               <td colSpan={columnCount} style={{ height: paddingTop, padding: 0 }} />
             </tr>
           ) : null}
-          {items.map((item) => {
-            const row = rows[item.index];
+          {items.map((item, k) => {
+            const row = rows[k];
             return row === undefined ? null : renderRow(row, item.index);
           })}
           {paddingBottom > 0 ? (

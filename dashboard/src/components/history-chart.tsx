@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useMemo } from "react";
 import { useApi } from "../api/api-context.js";
 import { historyQuery } from "../api/query-options.js";
+import { useLiveContext } from "../live/live-context.js";
 import type { LiveSamples } from "../live/live-store.js";
 import { useLiveSamples, useServerNow } from "../live/use-live.js";
 import { ErrorNotice } from "./query-status.js";
@@ -87,7 +88,8 @@ export function HistoryChart({
 }) {
   const api = useApi();
   const names = useMemo(() => series.map((s) => s.name), [series]);
-  const history = useQuery(historyQuery(api, names, windowMs));
+  const { store } = useLiveContext();
+  const history = useQuery(historyQuery(api, names, windowMs, store.serverNow));
   const live = useLiveSamples();
   const now = useServerNow();
   // Recomputed when history or a tick arrives (live is a new object per tick), and every 5 s of

@@ -1,8 +1,8 @@
 import type { WorkerResponse } from "@strata/coordinator/api";
 import { type ColumnDef, createColumnHelper } from "@tanstack/react-table";
-import { Link } from "react-router";
 import { formatBytes, formatCount, formatDecimal, formatPercent } from "../format.js";
 import { HeartbeatAge } from "./heartbeat-age.js";
+import { RouteAnchor } from "./route-anchor.js";
 import { StateBadge } from "./state-badge.js";
 
 const column = createColumnHelper<WorkerResponse>();
@@ -19,6 +19,7 @@ export function gpuSummary(worker: WorkerResponse): string {
 export function workerColumns(timeoutMs: number | undefined): ColumnDef<WorkerResponse, unknown>[] {
   return [
     column.accessor("rank", {
+      size: 70,
       header: "Rank",
       cell: (info) =>
         info.row.original.alive ? (
@@ -28,25 +29,27 @@ export function workerColumns(timeoutMs: number | undefined): ColumnDef<WorkerRe
         ),
     }),
     column.accessor("id", {
+      size: 170,
       header: "Worker",
       cell: (info) => (
-        <Link
+        <RouteAnchor
           className="link font-medium"
-          to={`/workers/${encodeURIComponent(info.getValue())}`}
-          onClick={(event) => event.stopPropagation()}
+          href={`/workers/${encodeURIComponent(info.getValue())}`}
         >
           {info.getValue()}
-        </Link>
+        </RouteAnchor>
       ),
     }),
     column.accessor("state", {
+      size: 130,
       header: "State",
       cell: (info) => <StateBadge state={info.getValue()} />,
     }),
     column.accessor("last_heartbeat", {
+      size: 110,
       header: "Heartbeat",
-      // Oldest heartbeat first when sorted ascending by age.
-      sortingFn: (a, b) => b.original.last_heartbeat - a.original.last_heartbeat,
+      // Sorts by age: ascending puts the freshest heartbeat first.
+      meta: { sortValue: (w) => -w.last_heartbeat },
       cell: (info) => (
         <HeartbeatAge
           lastHeartbeat={info.getValue()}
@@ -56,26 +59,31 @@ export function workerColumns(timeoutMs: number | undefined): ColumnDef<WorkerRe
       ),
     }),
     column.accessor("current_step", {
+      size: 100,
       header: "Step",
       cell: (info) => formatCount(info.getValue()),
     }),
-    column.accessor("current_epoch", { header: "Epoch" }),
+    column.accessor("current_epoch", { size: 80, header: "Epoch" }),
     column.accessor((w) => w.step_rate ?? -1, {
       id: "step_rate",
+      size: 90,
       header: "Steps/s",
       cell: (info) => formatDecimal(info.row.original.step_rate),
     }),
     column.accessor("assigned_shards", {
+      size: 80,
       header: "Shards",
       cell: (info) => formatCount(info.getValue()),
     }),
     column.accessor((w) => w.resources?.cpu_percent ?? -1, {
       id: "cpu",
+      size: 80,
       header: "CPU",
       cell: (info) => formatPercent(info.row.original.resources?.cpu_percent),
     }),
     column.accessor((w) => w.resources?.memory_used_bytes ?? -1, {
       id: "memory",
+      size: 170,
       header: "Memory",
       cell: (info) => {
         const w = info.row.original;
@@ -87,21 +95,22 @@ export function workerColumns(timeoutMs: number | undefined): ColumnDef<WorkerRe
           : formatBytes(used);
       },
     }),
-    column.accessor("gpu_count", { header: "GPUs", cell: (info) => gpuSummary(info.row.original) }),
-    column.accessor("hostname", { header: "Host" }),
+    column.accessor("gpu_count", {
+      size: 90,
+      header: "GPUs",
+      cell: (info) => gpuSummary(info.row.original),
+    }),
+    column.accessor("hostname", { size: 140, header: "Host" }),
     column.accessor("current_task", {
+      size: 170,
       header: "Task",
       cell: (info) =>
         info.getValue() === "" ? (
           <span className="muted">—</span>
         ) : (
-          <Link
-            className="link"
-            to={`/tasks/${encodeURIComponent(info.getValue())}`}
-            onClick={(e) => e.stopPropagation()}
-          >
+          <RouteAnchor className="link" href={`/tasks/${encodeURIComponent(info.getValue())}`}>
             {info.getValue()}
-          </Link>
+          </RouteAnchor>
         ),
     }),
   ] as ColumnDef<WorkerResponse, unknown>[];

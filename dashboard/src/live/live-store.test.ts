@@ -71,4 +71,26 @@ describe("live store", () => {
       jest.useRealTimers();
     }
   });
+
+  test("while ticks arrive the clock moves with them, not also by itself", () => {
+    jest.useFakeTimers();
+    try {
+      let browser = 0;
+      const store = createLiveStore({ now: () => browser });
+      const off = store.subscribe("clock", () => {});
+      for (let i = 1; i <= 3; i++) {
+        browser = i * 1_000 - 400;
+        store.addTick({ at: browser, sample: {}, workers: [] });
+        browser = i * 1_000;
+        jest.advanceTimersByTime(1_000);
+      }
+      expect(store.getClock()).toBe(3);
+      browser = 10_000;
+      jest.advanceTimersByTime(2_000);
+      expect(store.getClock()).toBe(5);
+      off();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

@@ -36,7 +36,7 @@ export interface LiveStore {
   getEvents(): readonly ApiEvent[];
   /** The coordinator's clock now (browser clock plus the measured offset), ms since the epoch. */
   serverNow(): number;
-  /** A counter that grows once a second while anything subscribes to `clock`. */
+  /** A counter that grows once a second (with each tick, or by itself without ticks) while anything subscribes to `clock`. */
   getClock(): number;
   subscribe(slice: LiveSlice, listener: () => void): () => void;
 
@@ -72,6 +72,7 @@ export function createLiveStore(options: LiveStoreOptions = {}): LiveStore {
   let offsetMs = 0;
   let clock = 0;
   let clockTimer: ReturnType<typeof setInterval> | undefined;
+  let lastTickAt = Number.NEGATIVE_INFINITY;
 
   const emit = (slice: LiveSlice): void => {
     for (const listener of listeners[slice]) listener();
@@ -88,7 +89,10 @@ export function createLiveStore(options: LiveStoreOptions = {}): LiveStore {
     subscribe(slice, listener) {
       listeners[slice].add(listener);
       if (slice === "clock" && clockTimer === undefined) {
+        // While ticks arrive the clock moves with them (one render a second, not two); without
+        // ticks (offline) it keeps moving by itself.
         clockTimer = setInterval(() => {
+          if (now() - lastTickAt < 1_100) return;
           clock++;
           emit("clock");
         }, 1_000);
@@ -109,6 +113,7 @@ export function createLiveStore(options: LiveStoreOptions = {}): LiveStore {
       hello = next;
     },
     addTick(tick) {
+      lastTickAt = now();
       offsetMs = tick.at - now();
       latest = { at: tick.at, values: tick.sample };
       // A new object each tick (so subscribers see a change), columns appended in place: copying
@@ -133,6 +138,10 @@ export function createLiveStore(options: LiveStoreOptions = {}): LiveStore {
       }
       samples = { at: samples.at, series: samples.series };
       emit("samples");
+      if (listeners.clock.size > 0) {
+        clock++;
+        emit("clock");
+      }
     },
     addEvent(event) {
       const last = events[events.length - 1];

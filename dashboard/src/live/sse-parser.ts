@@ -29,7 +29,6 @@ export interface SseParser {
  * ignored; an event without data is not dispatched.
  */
 export function createSseParser(callbacks: SseParserCallbacks): SseParser {
-  let buffer = "";
   let skipLeadingLf = false;
   let event = "";
   let data: string[] = [];
@@ -71,24 +70,40 @@ export function createSseParser(callbacks: SseParserCallbacks): SseParser {
     }
   };
 
+  // The unterminated end of the stream so far, in pieces: a 250 KB tick arriving in many chunks
+  // is scanned once and joined once, instead of re-scanning a growing buffer.
+  let pending: string[] = [];
+
   return {
     push(text) {
-      let chunk = text;
-      if (skipLeadingLf && chunk.startsWith("\n")) chunk = chunk.slice(1);
-      skipLeadingLf = false;
-      buffer += chunk;
       let start = 0;
-      for (let i = 0; i < buffer.length; i++) {
-        const c = buffer.charCodeAt(i);
-        if (c !== 10 && c !== 13) continue;
-        line(buffer.slice(start, i));
-        if (c === 13) {
-          if (i + 1 === buffer.length) skipLeadingLf = true;
-          else if (buffer.charCodeAt(i + 1) === 10) i++;
+      if (skipLeadingLf && text.charCodeAt(0) === 10) start = 1;
+      skipLeadingLf = false;
+      let lf = text.indexOf("\n", start);
+      let cr = text.indexOf("\r", start);
+      for (;;) {
+        if (lf !== -1 && lf < start) lf = text.indexOf("\n", start);
+        if (cr !== -1 && cr < start) cr = text.indexOf("\r", start);
+        const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+        if (end === -1) {
+          if (start < text.length) pending.push(text.slice(start));
+          return;
         }
-        start = i + 1;
+        const piece = text.slice(start, end);
+        if (pending.length === 0) {
+          line(piece);
+        } else {
+          pending.push(piece);
+          const whole = pending.join("");
+          pending = [];
+          line(whole);
+        }
+        start = end + 1;
+        if (end === cr) {
+          if (start === text.length) skipLeadingLf = true;
+          else if (text.charCodeAt(start) === 10) start++;
+        }
       }
-      buffer = buffer.slice(start);
     },
   };
 }

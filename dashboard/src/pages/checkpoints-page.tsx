@@ -2,7 +2,7 @@ import type { CheckpointResponse } from "@strata/coordinator/api";
 import { useQuery } from "@tanstack/react-query";
 import { type ColumnDef, createColumnHelper } from "@tanstack/react-table";
 import { useMemo } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { useNavigate, useSearchParams } from "react-router";
 import { useApi } from "../api/api-context.js";
 import { checkpointsQuery } from "../api/query-options.js";
 import { DataTable } from "../components/data-table.js";
@@ -10,6 +10,7 @@ import { PageHeader } from "../components/page-header.js";
 import { ProgressBar } from "../components/progress-bar.js";
 import { EmptyState, QueryStatus } from "../components/query-status.js";
 import { RelativeTime } from "../components/relative-time.js";
+import { RouteAnchor } from "../components/route-anchor.js";
 import { ToneBadge } from "../components/tone-badge.js";
 import { formatBytes, formatCount, formatDurationMs, formatTimestamp } from "../format.js";
 
@@ -20,13 +21,12 @@ export const checkpointColumns = [
   column.accessor("job_id", {
     header: "Job",
     cell: (info) => (
-      <Link
+      <RouteAnchor
         className="link font-medium"
-        to={`/checkpoints/${encodeURIComponent(info.getValue())}/${info.row.original.step}`}
-        onClick={(e) => e.stopPropagation()}
+        href={`/checkpoints/${encodeURIComponent(info.getValue())}/${info.row.original.step}`}
       >
         {info.getValue() || "(no job)"}
-      </Link>
+      </RouteAnchor>
     ),
   }),
   column.accessor("step", { header: "Step", cell: (info) => formatCount(info.getValue()) }),

@@ -2,7 +2,7 @@ import type { ApiEvent, EventsResponse, LogResponse } from "@strata/coordinator/
 import { useQuery } from "@tanstack/react-query";
 import { type ColumnDef, createColumnHelper } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useSearchParams } from "react-router";
 import { useApi } from "../api/api-context.js";
 import { eventsQuery, logsQuery } from "../api/query-options.js";
 import { DataTable } from "../components/data-table.js";
@@ -12,6 +12,7 @@ import { LEVEL_TONE } from "../components/event-list.js";
 import { Icon } from "../components/icons.js";
 import { PageHeader } from "../components/page-header.js";
 import { EmptyState, QueryStatus } from "../components/query-status.js";
+import { RouteAnchor } from "../components/route-anchor.js";
 import { ToneBadge } from "../components/tone-badge.js";
 import { formatCount, formatTimestamp } from "../format.js";
 import { useLiveEvents } from "../live/use-live.js";
@@ -68,9 +69,9 @@ const eventColumns = [
     cell: (info) => {
       const id = info.getValue();
       return id === null ? null : (
-        <Link className="link" to={`/workers/${encodeURIComponent(id)}`}>
+        <RouteAnchor className="link" href={`/workers/${encodeURIComponent(id)}`}>
           {id}
-        </Link>
+        </RouteAnchor>
       );
     },
   }),
@@ -79,9 +80,9 @@ const eventColumns = [
     cell: (info) => {
       const id = info.getValue();
       return id === null ? null : (
-        <Link className="link" to={`/tasks/${encodeURIComponent(id)}`}>
+        <RouteAnchor className="link" href={`/tasks/${encodeURIComponent(id)}`}>
           {id}
-        </Link>
+        </RouteAnchor>
       );
     },
   }),

@@ -77,6 +77,12 @@ describe("overview page", () => {
     live.dispose();
   });
 
+  test("before any barrier is released the p99 card says so instead of 0 ms", async () => {
+    renderApp("/", { ...routes(), "GET /api/metrics": metricsFixture({ barrier_latency_p99: 0 }) });
+    await waitFor(() => expect(card("steps-s")).toBe("9.00"));
+    expect(card("barrier-p99")).toBe("—");
+  });
+
   test("an empty history says so rather than waiting forever", async () => {
     renderApp("/", {
       ...routes(),

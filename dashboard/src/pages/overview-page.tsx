@@ -76,7 +76,11 @@ export function OverviewPage() {
     value("workers_dead", m?.dead_workers);
   const total = workers.data?.length ?? m?.total_workers;
   const checkpointRate = value("checkpoint_bytes_per_second", m?.checkpoint_throughput);
-  const p99 = value("barrier_p99_ms", m?.barrier_latency_p99);
+  // `/api/metrics` says 0 before any barrier was released; the tick says null. Both mean "none".
+  const p99 = value(
+    "barrier_p99_ms",
+    m?.barrier_latency_p99 === 0 ? undefined : m?.barrier_latency_p99,
+  );
   return (
     <div>
       <PageHeader

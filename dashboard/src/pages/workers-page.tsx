@@ -120,6 +120,7 @@ export function WorkersPage() {
             <DataTable
               caption="Workers"
               testId="workers-table"
+              fixedLayout
               data={rows}
               columns={columns}
               getRowId={(w) => w.id}

@@ -81,6 +81,7 @@ test("a registering worker appears within a second", async () => {
 });
 
 test("a killed worker is shown dead within the heartbeat timeout plus a second", async () => {
+  // A training worker (its own dataset), busy stepping until it is killed.
   const victim = startWorker([
     "--coordinator",
     coordinator.grpc,
@@ -88,31 +89,25 @@ test("a killed worker is shown dead within the heartbeat timeout plus a second",
     "e2e-victim",
     "--data-dir",
     join(dir, "victim"),
-    "--wait-for-task",
+    "--dataset-id",
+    "victim-data",
+    "--samples",
+    "2000",
+    "--epochs",
+    "0",
+    "--step-delay-ms",
+    "50",
   ]);
   processes.push(victim);
-  await victim.waitFor("waiting_for_task");
-  await workerRow("e2e-victim")
-    .getByText("Idle")
-    .waitFor({ timeout: 5_000 })
-    .catch(async (error: Error) => {
-      const workers =
-        await api<{ id: string; state: string; heartbeat_age_ms: number }[]>("/api/workers");
-      throw new Error(
-        `${error.message}\nthe coordinator says: ${JSON.stringify(workers.map((w) => [w.id, w.state, w.heartbeat_age_ms]))}\nthe page shows: ${await workerRow(
-          "e2e-victim",
-        )
-          .textContent()
-          .catch(() => "no row")}`,
-      );
-    });
+  await victim.waitFor("started");
+  const row = workerRow("e2e-victim");
+  await row.getByText(/^(Training|Loading data|Checkpointing)$/).waitFor({ timeout: 5_000 });
+  expect(victim.ended).toBe(false);
   await victim.kill();
   const killedAt = Date.now();
-  await workerRow("e2e-victim")
-    .getByText("Dead", { exact: true })
-    .waitFor({ timeout: HEARTBEAT_TIMEOUT_MS + 1_000 });
+  await row.getByText("Dead", { exact: true }).waitFor({ timeout: HEARTBEAT_TIMEOUT_MS + 1_000 });
   expect(Date.now() - killedAt).toBeLessThanOrEqual(HEARTBEAT_TIMEOUT_MS + 1_000);
-  await expect(workerRow("e2e-victim").getAttribute("class")).resolves.toMatch(/bg-red/);
+  await expect(row.getAttribute("class")).resolves.toMatch(/bg-red/);
   await shot("workers-with-dead");
 });
 

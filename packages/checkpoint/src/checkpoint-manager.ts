@@ -9,6 +9,7 @@ import {
   systemClock,
 } from "@strata/runtime-core";
 import type { StorageBackend } from "@strata/storage";
+import { listCheckpoints } from "./checkpoint-listing.js";
 import type { CheckpointState } from "./checkpoint-state.js";
 import {
   type CheckpointDescription,
@@ -39,6 +40,7 @@ import {
   SavePipeline,
   type StepCommitMode,
 } from "./save-pipeline.js";
+import { commitStep } from "./step-commit.js";
 
 export type {
   BackpressurePolicy,
@@ -69,7 +71,12 @@ export interface CheckpointManagerOptions {
   backpressure?: BackpressurePolicy;
   /** How data objects are stored. Default `none`. `lz4` trades CPU for bytes. */
   compression?: Compression;
-  /** Retention, applied in the background after each commit. Default: keep everything. */
+  /**
+   * Retention, applied in the background: by rank 0 after each of its commits, by the rank that
+   * completes a step right after the step commits, and once before a process's first write.
+   * Each run is bounded (a few steps' worth of deletions); see `applyRetention`. Give every rank
+   * the same policy. Default: keep everything.
+   */
   retention?: RetentionPolicy;
   /**
    * `auto` (default): after committing its part, a rank commits the step manifest if every rank
@@ -77,7 +84,10 @@ export interface CheckpointManagerOptions {
    * only `commitGlobalManifest` does, e.g. called by the coordinator's chosen rank.
    */
   stepCommit?: StepCommitMode;
-  /** Bytes per streamed chunk when writing. Default 8 MiB. */
+  /**
+   * Bytes per LZ4 frame, and per streamed chunk of a compressed pack. Uncompressed buffers go to
+   * storage as they are, in views of up to 64 MiB. Default 8 MiB.
+   */
   chunkBytes?: number;
   /**
    * Buffers are written back to back into pack objects of up to this many raw bytes (a larger
@@ -332,7 +342,7 @@ export class CheckpointManager implements AsyncDisposable {
    */
   list(options: CallOptions & { includePartial?: boolean } = {}): Promise<CheckpointInfo[]> {
     return this.#withDeadline("list checkpoints", options, (o) =>
-      this.#store.list({ ...o, includePartial: options.includePartial ?? false }),
+      listCheckpoints(this.#store, { ...o, includePartial: options.includePartial ?? false }),
     );
   }
 
@@ -401,7 +411,7 @@ export class CheckpointManager implements AsyncDisposable {
     integer("step", step, 0, Number.MAX_SAFE_INTEGER);
     integer("worldSize", worldSize, 1, MAX_RANK + 1);
     return this.#withDeadline(`commit step ${step}`, options, (o) =>
-      this.#store.commitStep(step, worldSize, { ...o, ...(options.deep ? { deep: true } : {}) }),
+      commitStep(this.#store, step, worldSize, { ...o, ...(options.deep ? { deep: true } : {}) }),
     );
   }
 

@@ -6,13 +6,12 @@ import {
   RuntimeError,
 } from "@strata/runtime-core";
 import type { ObjectInfo, StorageBackend } from "@strata/storage";
+import { type CheckpointInfo, infoFromStep } from "./checkpoint-listing.js";
 import { checksumOf } from "./checksum.js";
 import type { CheckpointLayout } from "./layout.js";
 import {
   decodeRankManifest,
   decodeStepManifest,
-  encodeManifest,
-  FORMAT_VERSION,
   type ManifestObject,
   type RankManifest,
   type StepManifest,
@@ -21,7 +20,6 @@ import {
 import { mapConcurrent } from "./map-concurrent.js";
 import { readObject } from "./object-io.js";
 import {
-  allObjects,
   type RankScan,
   rankManifestsNewestFirst,
   type StepScan,
@@ -29,32 +27,7 @@ import {
   scanPrefix,
 } from "./step-scan.js";
 
-/** A checkpoint (one step) as `list` reports it. */
-export interface CheckpointInfo {
-  jobId: string;
-  step: number;
-  /** The epoch; for a partial step, the one its newest rank manifest records (0 when none did). */
-  epoch: number;
-  /** Ranks that save the step; 0 when unknown (a partial step whose ranks committed nothing). */
-  worldSize: number;
-  /** Ranks whose part is committed. */
-  ranks: number[];
-  /** Stored bytes of every rank's data objects (for a partial or deleting step: what is left). */
-  totalSizeBytes: number;
-  /** When the step manifest (or, for a partial step, the newest rank manifest) was written, ms since the epoch. */
-  createdAtMs: number;
-  /**
-   * `complete`: the step manifest exists and parses. `partial`: the step was never committed
-   * (some ranks committed, or a save stopped before any did; never visible to `latest`/`load`).
-   * `corrupt`: the step manifest is damaged. `deleting`: retention started deleting the step and
-   * was interrupted; the next retention run removes the rest.
-   */
-  state: "complete" | "partial" | "corrupt" | "deleting";
-  /** Why a step is `corrupt`. */
-  problem?: string;
-  /** What a `partial` or `deleting` step holds, in words ("1 of 2 ranks committed; ..."). */
-  note?: string;
-}
+export type { CheckpointInfo } from "./checkpoint-listing.js";
 
 /** A problem `verify` found. */
 export interface VerifyProblem {
@@ -126,27 +99,9 @@ export interface ReadStep {
   bytesChecksum: string;
 }
 
-/** What retention writes into `DELETING`: the step it is deleting, so listings can show it. */
-export interface DeletingMarker {
-  kind: "deleting";
-  step: number;
-  epoch: number;
-  worldSize: number;
-  ranks: number[];
-  totalSizeBytes: number;
-  createdAtMs: number;
-  /** When deletion started, ms since the epoch. */
-  startedAtMs: number;
-}
-
-/** The part of a step commit that this process wrote itself: it must be the one committed. */
-export interface OwnPart {
-  rank: number;
-  attemptId: string;
-}
-
 /**
- * The read and commit side of a job's checkpoints. It keeps no index: every answer comes from
+ * The read side of a job's checkpoints (listing is in `checkpoint-listing.ts`, committing a step
+ * in `step-commit.ts`). It keeps no index: every answer comes from
  * listing and reading storage, so a fresh process (or the CLI) sees exactly what a long-lived one
  * sees. It caches only what cannot change: step manifests it has read (by step and stored
  * version) and which steps it has verified in full.
@@ -287,109 +242,9 @@ export class CheckpointStore {
     return { manifest, bytes };
   }
 
-  async list(options: CallOptions & { includePartial?: boolean } = {}): Promise<CheckpointInfo[]> {
-    const scan = await this.scan(options);
-    const out: CheckpointInfo[] = [];
-    for (const s of [...scan.values()].sort((a, b) => a.step - b.step)) {
-      if (s.stepManifest !== undefined) {
-        try {
-          const read = await this.cachedStepManifest(s.step, s.stepManifest, options);
-          if (read === undefined) continue; // deleted between list and read
-          const info = infoFromStep(read.manifest, this.jobId);
-          if (s.deleting === undefined) out.push(info);
-          else if (options.includePartial) out.push(deletingInfo(info, s, "the step manifest"));
-        } catch (error) {
-          const e = RuntimeError.from(error);
-          if (e.code !== Code.DataLoss && e.code !== Code.FailedPrecondition) throw e;
-          this.logger.warn({ step: s.step, err: e }, "checkpoint step manifest is unreadable");
-          if (options.includePartial) {
-            out.push({
-              ...(await this.#partialInfo(s, options)),
-              state: "corrupt",
-              problem: e.rawMessage,
-            });
-          }
-        }
-      } else if (options.includePartial) {
-        if (s.deleting !== undefined) out.push(await this.#deletingInfoFromMarker(s, options));
-        else if (s.ranks.size > 0) out.push(await this.#partialInfo(s, options));
-      }
-    }
-    return out;
-  }
-
-  /** A partial step, from its newest rank manifest per rank (what each rank committed). */
-  async #partialInfo(s: StepScan, options: CallOptions): Promise<CheckpointInfo> {
-    const committed: RankManifest[] = [];
-    for (const r of [...s.ranks.values()].sort((a, b) => a.rank - b.rank)) {
-      const newest = await this.#newestReadableManifest(s.step, r, options);
-      if (newest !== undefined) committed.push(newest.manifest);
-    }
-    const objects = allObjects(s);
-    const worldSize = committed.reduce((w, m) => Math.max(w, m.worldSize), 0);
-    const epoch = committed.reduce((e, m) => Math.max(e, m.epoch), 0);
-    const attempts = [...s.ranks.values()].reduce((n, r) => n + r.attempts.size, 0);
-    const note =
-      committed.length === 0
-        ? `no rank committed: data of ${attempts} unfinished save attempt(s)`
-        : `${committed.length} of ${worldSize} rank(s) committed; no step manifest`;
-    return {
-      jobId: this.jobId,
-      step: s.step,
-      epoch,
-      worldSize,
-      ranks: committed.map((m) => m.rank),
-      totalSizeBytes: objects
-        .filter((i) => i.key.endsWith(".bin"))
-        .reduce((n, i) => n + i.sizeBytes, 0),
-      createdAtMs: committed.length
-        ? Math.max(...committed.map((m) => m.createdAtMs))
-        : objects.reduce((m, i) => Math.max(m, i.modifiedAtMs), 0),
-      state: "partial",
-      note,
-    };
-  }
-
-  /** A step whose deletion was interrupted after its step manifest went: from retention's marker. */
-  async #deletingInfoFromMarker(s: StepScan, options: CallOptions): Promise<CheckpointInfo> {
-    const marker = await this.#readDeletingMarker(s.step, options);
-    if (marker === undefined) {
-      const partial = await this.#partialInfo(s, options);
-      return { ...partial, state: "deleting", note: `retention was deleting it; ${partial.note}` };
-    }
-    return deletingInfo(
-      {
-        jobId: this.jobId,
-        step: marker.step,
-        epoch: marker.epoch,
-        worldSize: marker.worldSize,
-        ranks: marker.ranks,
-        totalSizeBytes: marker.totalSizeBytes,
-        createdAtMs: marker.createdAtMs,
-        state: "complete",
-      },
-      s,
-      undefined,
-    );
-  }
-
-  async #readDeletingMarker(
-    step: number,
-    options: CallOptions,
-  ): Promise<DeletingMarker | undefined> {
-    const bytes = await getOrUndefined(this.storage, this.layout.deletingKey(step), options);
-    if (bytes === undefined) return undefined;
-    try {
-      const parsed = JSON.parse(Buffer.from(bytes).toString("utf8")) as Partial<DeletingMarker>;
-      if (parsed.kind !== "deleting" || parsed.step !== step) return undefined;
-      return parsed as DeletingMarker;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** The newest rank manifest of a rank that parses, or undefined. */
-  async #newestReadableManifest(
+  /** @internal */
+  async newestReadableManifest(
     step: number,
     r: RankScan,
     options: CallOptions,
@@ -442,7 +297,7 @@ export class CheckpointStore {
     try {
       const manifest = await this.readCommittedRankManifest(step, entry, options);
       const problem = (
-        await this.#packProblems(this.layout.rankDir(step, rank), manifest.objects, options)
+        await this.packProblems(this.layout.rankDir(step, rank), manifest.objects, options)
       )[0];
       return {
         manifest,
@@ -525,7 +380,7 @@ export class CheckpointStore {
         const rank = await this.readCommittedRankManifest(step, r, options);
         const dir = this.layout.rankDir(step, r.rank);
         const bad = new Set<string>();
-        for (const problem of await this.#packProblems(dir, rank.objects, options)) {
+        for (const problem of await this.packProblems(dir, rank.objects, options)) {
           report.problems.push(problem);
           bad.add(problem.key);
         }
@@ -650,7 +505,7 @@ export class CheckpointStore {
     }
     const manifest = await this.readCommittedRankManifest(target, entry, options);
     const dir = this.layout.rankDir(target, rank);
-    const problem = (await this.#packProblems(dir, manifest.objects, options))[0];
+    const problem = (await this.packProblems(dir, manifest.objects, options))[0];
     if (problem !== undefined) {
       throw new RuntimeError(problem.message, {
         code: Code.DataLoss,
@@ -720,132 +575,6 @@ export class CheckpointStore {
     });
   }
 
-  /**
-   * Writes the step manifest (create-only) once every rank has committed a part that checks out:
-   * its rank manifest parses, records this step and world size, and each of its objects exists
-   * with the recorded size (`deep` also re-reads and checksums every byte). For each rank the
-   * newest committed attempt is taken (a new attempt at a step supersedes a partial earlier one);
-   * `own` names this process's attempt, which is the one taken for its rank. Missing ranks are
-   * `FailedPrecondition`. If another process committed the step first, returns its manifest with
-   * `created: false`.
-   */
-  async commitStep(
-    step: number,
-    worldSize: number,
-    options: CallOptions & { deep?: boolean; own?: OwnPart } = {},
-  ): Promise<StepCommit> {
-    const existing = await this.readStepManifest(step, options);
-    if (existing !== undefined) return { manifest: existing.manifest, created: false };
-    const s = await this.scanStep(step, options);
-    const parts: { manifest: RankManifest; bytes: Uint8Array; key: string }[] = [];
-    const missing: number[] = [];
-    for (let r = 0; r < worldSize; r++) {
-      const rankScan = s.ranks.get(r);
-      const own = options.own?.rank === r ? options.own : undefined;
-      let part: { manifest: RankManifest; bytes: Uint8Array; key: string } | undefined;
-      if (own !== undefined) {
-        const key = this.layout.rankManifestKey(step, r, own.attemptId);
-        const read = await this.readRankManifestAt(key, step, r, options);
-        part = read === undefined ? undefined : { ...read, key };
-      } else if (rankScan !== undefined) {
-        part = await this.#newestReadableManifest(step, rankScan, options);
-      }
-      if (part === undefined) missing.push(r);
-      else parts.push(part);
-    }
-    if (missing.length > 0) {
-      throw new RuntimeError(
-        `checkpoint step ${step} is not complete: rank(s) ${missing.join(", ")} of ${worldSize} have not committed`,
-        { code: Code.FailedPrecondition, details: { step, missingRanks: missing } },
-      );
-    }
-    for (const { manifest } of parts) {
-      if (manifest.worldSize !== worldSize) {
-        throw new RuntimeError(
-          `rank ${manifest.rank} saved step ${step} with world size ${manifest.worldSize}, not ${worldSize}`,
-          { code: Code.FailedPrecondition, details: { step, rank: manifest.rank } },
-        );
-      }
-      // Every part is checked, ours too: a stat per pack is cheap, and it catches data that
-      // disappeared under a save that stalled for long (e.g. swept as a dead attempt).
-      const dir = this.layout.rankDir(step, manifest.rank);
-      const problem = (await this.#packProblems(dir, manifest.objects, options))[0];
-      if (problem !== undefined) {
-        throw new RuntimeError(problem.message, {
-          code: Code.DataLoss,
-          details: { key: problem.key },
-        });
-      }
-      if (options.deep) {
-        await mapConcurrent(manifest.objects, 4, (o) =>
-          readObject(this.storage, this.layout.resolve(dir, o.key), o, {
-            collect: false,
-            ...signalOnly(options),
-          }),
-        );
-      }
-    }
-    const first = parts[0]?.manifest as RankManifest;
-    const stepDir = this.layout.stepDir(step);
-    const manifest: StepManifest = {
-      formatVersion: FORMAT_VERSION,
-      kind: "step",
-      jobId: this.jobId,
-      step,
-      epoch: first.epoch,
-      worldSize,
-      createdAtMs: this.clock.now(),
-      ranks: parts.map(({ manifest: m, bytes, key }) => ({
-        rank: m.rank,
-        manifestKey: key.slice(stepDir.length),
-        manifestChecksum: checksumOf(bytes),
-        attemptId: m.attemptId,
-        totalSizeBytes: m.totalSizeBytes,
-        objectCount: m.objects.length,
-      })),
-      totalSizeBytes: parts.reduce((sum, p) => sum + p.manifest.totalSizeBytes, 0),
-      dataPosition: first.dataPosition,
-      metadata: first.metadata,
-    };
-    const bytes = encodeManifest(manifest);
-    try {
-      await this.storage.put(this.layout.stepManifestKey(step), bytes, {
-        createOnly: true,
-        ...signalOnly(options),
-      });
-    } catch (error) {
-      const e = RuntimeError.from(error);
-      if (e.code !== Code.AlreadyExists) throw e;
-      const winner = await this.readStepManifest(step, options);
-      if (winner === undefined) throw e;
-      return { manifest: winner.manifest, created: false };
-    }
-    await this.#writeLatestHint(step);
-    return { manifest, created: true };
-  }
-
-  /** Best effort: the `LATEST` object is only a hint for humans and tools; listing is the truth. */
-  async #writeLatestHint(step: number): Promise<void> {
-    try {
-      const key = this.layout.latestKey();
-      const current = await getOrUndefined(this.storage, key, {});
-      if (current !== undefined) {
-        const previous = Number(
-          (JSON.parse(Buffer.from(current).toString("utf8")) as { step?: unknown }).step,
-        );
-        if (Number.isSafeInteger(previous) && previous > step) return;
-      }
-      const hint = {
-        step,
-        stepManifestKey: this.layout.stepManifestKey(step),
-        updatedAtMs: this.clock.now(),
-      };
-      await this.storage.put(key, Buffer.from(`${JSON.stringify(hint)}\n`));
-    } catch (error) {
-      this.logger.debug({ err: error, step }, "could not update the LATEST hint (harmless)");
-    }
-  }
-
   /** Reads the `LATEST` hint, if any. It may lag behind or point at a step since deleted. */
   async readLatestHint(options: CallOptions = {}): Promise<number | undefined> {
     const bytes = await getOrUndefined(this.storage, this.layout.latestKey(), options);
@@ -865,7 +594,8 @@ export class CheckpointStore {
    * (a range read alone would miss bytes appended after the last entry, or a pack cut short
    * inside an entry's range on some backends). One problem per bad pack.
    */
-  async #packProblems(
+  /** @internal */
+  async packProblems(
     dir: string,
     objects: readonly ManifestObject[],
     options: CallOptions,
@@ -918,40 +648,13 @@ export class CheckpointStore {
   }
 }
 
-function infoFromStep(manifest: StepManifest, jobId: string): CheckpointInfo {
-  return {
-    jobId,
-    step: manifest.step,
-    epoch: manifest.epoch,
-    worldSize: manifest.worldSize,
-    ranks: manifest.ranks.map((r) => r.rank),
-    totalSizeBytes: manifest.totalSizeBytes,
-    createdAtMs: manifest.createdAtMs,
-    state: "complete",
-  };
-}
-
-/** A complete step's info turned into what is left of it while retention deletes it. */
-function deletingInfo(
-  info: CheckpointInfo,
-  s: StepScan,
-  stillThere: string | undefined,
-): CheckpointInfo {
-  const left = allObjects(s).filter((i) => i.key.endsWith(".bin"));
-  return {
-    ...info,
-    state: "deleting",
-    totalSizeBytes: left.reduce((n, i) => n + i.sizeBytes, 0),
-    note: `retention was deleting it (interrupted); ${stillThere === undefined ? "the step manifest is gone" : `${stillThere} is still there`}, ${left.length} data object(s) left; the next retention run removes the rest`,
-  };
-}
-
 /** Only the parts of CallOptions that storage calls take per call (the signal). */
 export function signalOnly(options: CallOptions): CallOptions {
   return options.signal === undefined ? {} : { signal: options.signal };
 }
 
-async function getOrUndefined(
+/** A stored object's bytes, or undefined when it does not exist. @internal */
+export async function getOrUndefined(
   storage: StorageBackend,
   key: string,
   options: CallOptions,

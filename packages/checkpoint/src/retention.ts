@@ -1,6 +1,7 @@
 import { type CallOptions, Code, RuntimeError } from "@strata/runtime-core";
 import type { ObjectInfo } from "@strata/storage";
-import type { CheckpointStore, DeletingMarker, ReadStep } from "./checkpoint-store.js";
+import type { DeletingMarker } from "./checkpoint-listing.js";
+import type { CheckpointStore, ReadStep } from "./checkpoint-store.js";
 import { allObjects, deletableKeys, type StepScan } from "./step-scan.js";
 
 /** Which committed checkpoints to keep. Everything else (older, complete) may be deleted. */

@@ -28,6 +28,7 @@ import {
 import { mapConcurrent } from "./map-concurrent.js";
 import { writePack } from "./object-io.js";
 import { raceSignal } from "./race-signal.js";
+import { commitStep } from "./step-commit.js";
 
 /**
  * What `save` does when `maxInFlight` snapshots are already waiting or being written:
@@ -438,7 +439,7 @@ export class SavePipeline {
       let stepComplete = false;
       if (o.stepCommit === "auto") {
         try {
-          const commit = await o.store.commitStep(step, o.worldSize, {
+          const commit = await commitStep(o.store, step, o.worldSize, {
             signal,
             own: { rank, attemptId },
           });

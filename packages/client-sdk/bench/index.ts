@@ -26,6 +26,8 @@ const COORDINATOR_BIN = path.join(packageDir, "..", "coordinator", "dist", "bin.
 const WORKERS = 4;
 const HEARTBEAT_TIMEOUT_MS = 2_000;
 const BATCH = 32;
+/** Steps between coordinated checkpoints: 100 steps of 50 ms, a round every ~5 s. */
+const CHECKPOINT_EVERY = 100;
 const WARMUP_MS = 6_000;
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 95_000);
 const CHAOS_INTERVAL_MS = Number(process.env.BENCH_CHAOS_INTERVAL_MS ?? 30_000);
@@ -111,7 +113,7 @@ function startWorker(
       "--step-delay-ms",
       "50",
       "--checkpoint-every",
-      "20",
+      String(CHECKPOINT_EVERY),
       "--progress",
       "json",
       "--log-every",
@@ -252,7 +254,7 @@ async function run(chaos: boolean): Promise<RunResult> {
 }
 
 console.log(
-  `client-sdk bench: ${WORKERS} workers, batch ${BATCH}, heartbeat timeout ${HEARTBEAT_TIMEOUT_MS} ms, window ${WINDOW_MS / 1000} s, a kill every ${CHAOS_INTERVAL_MS / 1000} s in the chaos run`,
+  `client-sdk bench: ${WORKERS} workers, batch ${BATCH}, a checkpoint every ${CHECKPOINT_EVERY} steps, heartbeat timeout ${HEARTBEAT_TIMEOUT_MS} ms, window ${WINDOW_MS / 1000} s, a kill every ${CHAOS_INTERVAL_MS / 1000} s in the chaos run`,
 );
 const calm = await run(false);
 console.log(

@@ -41,6 +41,16 @@ export interface EpochSamplesOptions {
   pageSize?: number;
   /** Called after each accepted report (logging, metrics). */
   onReport?: (report: ProgressReport) => void;
+  /**
+   * Called just before a report is sent. With `onReport` it brackets the report: a process that
+   * dies in between may or may not have had it recorded.
+   */
+  onReporting?: (report: {
+    datasetId: string;
+    epoch: number;
+    shardId: number;
+    ranges: SampleRange[];
+  }) => void;
 }
 
 /**
@@ -331,6 +341,12 @@ export class EpochSamples implements AsyncIterable<Sample> {
 
   async #reportShard(shardId: number, positions: number[], options: CallOptions): Promise<void> {
     const ranges = toRanges(positions);
+    this.#options.onReporting?.({
+      datasetId: this.#dataset.spec.datasetId,
+      epoch: this.#epoch,
+      shardId,
+      ranges,
+    });
     try {
       const ack = await this.#worker.call(
         "reportShardProgress",

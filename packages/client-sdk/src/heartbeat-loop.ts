@@ -36,7 +36,9 @@ export interface HeartbeatLoopOptions {
  * Sends a heartbeat every `intervalMs` in the background until stopped. Over a stream, a write
  * whose answer has not arrived after two intervals (or a stream error) tears the stream down and
  * opens a new one after a capped, jittered backoff; `UNIMPLEMENTED` switches to unary calls.
- * Timers are unref'd, so the loop never keeps a process alive on its own.
+ * A running loop keeps the process alive, as a registered worker should be: worker code that
+ * only waits for commands must not exit and be declared dead. `stop()` (called by the worker's
+ * `close()`, which deregisters) lets the process end.
  */
 export class HeartbeatLoop {
   readonly #o: HeartbeatLoopOptions;
@@ -81,7 +83,7 @@ export class HeartbeatLoop {
 
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
-    this.#timer = this.#o.clock.setTimeout(() => void this.#tick(), delayMs, { unref: true });
+    this.#timer = this.#o.clock.setTimeout(() => void this.#tick(), delayMs, { unref: false });
   }
 
   async #tick(): Promise<void> {

@@ -296,7 +296,7 @@ export class WorkerCheckpoints {
         const released = await this.#barrierRetryingAborts(`${this.jobId}:ckpt-read`, {
           signal,
           includeParticipantIds: true,
-          barrierTimeoutMs: this.#options.readBarrierTimeoutMs ?? 5_000,
+          barrierTimeoutMs: this.#options.readBarrierTimeoutMs ?? 3_000,
         });
         participants = [...released.participantIds].sort();
       } catch (thrown) {

@@ -4,6 +4,7 @@ import {
   makeTempDir,
   removeDir,
   startCoordinator,
+  waitFor,
 } from "./helpers/coordinator-process.js";
 import {
   ledgerProblems,
@@ -132,8 +133,13 @@ describe.each(backends)("a worker killed mid-epoch ($name)", (backend) => {
       ),
     );
     for (const e of learned) expect(e.ts - killedAt).toBeLessThan(HEARTBEAT_TIMEOUT_MS + 1_500);
-    // The dead worker's shards moved to the survivors, who keep checkpointing without it.
-    expect(await metricValue(coordinator, "strata_shard_moves_total")).toBeGreaterThan(movesBefore);
+    // The dead worker's shards move to the survivors (re-planned when they next ask, at a shard
+    // boundary), who keep checkpointing without it.
+    await waitFor(
+      "the dead worker's shards to move",
+      async () => (await metricValue(coordinator, "strata_shard_moves_total")) > movesBefore,
+      15_000,
+    );
     const survivorCheckpoint = await rest[0]?.waitFor(
       "a checkpoint without the dead worker",
       (e) => e.event === "checkpoint" && e.parts === 3,
@@ -164,8 +170,9 @@ describe.each(backends)("a worker killed mid-epoch ($name)", (backend) => {
         .map((e) => e.step),
     );
     expect(completeSteps.has(resumed.step)).toBe(true);
-    const consumed = events.filter((e) => e.event === "consumed");
-    expect(ledgerProblems(consumed, SAMPLES, SHARD_SIZE)).toEqual([]);
+    // Every sample exactly once (a report the victim was sending when it died may or may not
+    // have been recorded; either way its samples are read once).
+    expect(ledgerProblems(events, SAMPLES, SHARD_SIZE, new Set([victim.incarnation]))).toEqual([]);
     // The loss fell.
     const done = survivors.map((s) => s.events.find((e) => e.event === "done")?.loss as number);
     for (const loss of done) expect(loss).toBeLessThan(0.6);

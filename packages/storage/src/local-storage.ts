@@ -83,7 +83,15 @@ function deadlineOf(operation: string, options: CallOptions): DeadlineSignal {
 }
 
 /** Largest single read or write syscall, in bytes; between them the signal is checked. */
-const IO_CHUNK_BYTES = 16 * 1024 * 1024;
+const IO_CHUNK_BYTES = 64 * 1024 * 1024;
+/**
+ * A put flushes its file to disk (fdatasync, in the background) every time this many bytes were
+ * written since the last flush: big objects then stream to disk at its pace instead of filling
+ * the page cache and being throttled. Measured on our 2-core VM: a 512 MiB put went from 0.3-0.5x
+ * to about 1x of plain write+fsync of the same bytes in 64 MiB files when other jobs were writing.
+ */
+const WRITE_BEHIND_BYTES = 64 * 1024 * 1024;
+
 /** How many files `deleteMany` removes at once. */
 const DELETE_CONCURRENCY = 16;
 /**
@@ -281,6 +289,12 @@ export class LocalStorage implements StorageBackend {
       const chmod = handle.chmod(this.#fileMode); // exact, whatever the umask
       chmod.catch(() => undefined); // awaited below
       let written = 0;
+      let unflushed = 0;
+      // Write-behind: a large object is flushed as it is written (one fdatasync at a time, in
+      // the background, while the next bytes are written), so it never piles up in the page
+      // cache, where the kernel throttles a writer with too many dirty pages to the disk's
+      // pace anyway, and does so only after the fact. Awaited before the final fsync.
+      let flushing: Promise<void> = Promise.resolve();
       const file = handle;
       const writeChunk = async (chunk: Uint8Array) => {
         for (let offset = 0; offset < chunk.length; ) {
@@ -288,7 +302,14 @@ export class LocalStorage implements StorageBackend {
           const { bytesWritten } = await file.write(chunk, offset, length);
           offset += bytesWritten;
           written += bytesWritten;
+          unflushed += bytesWritten;
           throwIfAborted(signal, operation);
+          if (unflushed >= WRITE_BEHIND_BYTES) {
+            await flushing;
+            unflushed = 0;
+            flushing = file.datasync();
+            flushing.catch(() => undefined); // awaited before the next one, or below
+          }
         }
         options.onProgress?.(written);
       };
@@ -298,6 +319,7 @@ export class LocalStorage implements StorageBackend {
       } else {
         for await (const chunk of bodyChunks(body, signal, operation)) await writeChunk(chunk);
       }
+      await flushing;
       await chmod;
       const [, stats] = await Promise.all([handle.sync(), handle.stat()]);
       throwIfAborted(signal, operation);

@@ -21,6 +21,8 @@ export interface WorkerProcess {
     predicate?: (line: WorkerLine) => boolean,
     timeoutMs?: number,
   ): Promise<WorkerLine>;
+  /** Whether the process has ended (by itself or killed). */
+  readonly ended: boolean;
   /** SIGKILL: no deregistration, no goodbye. */
   kill(): Promise<void>;
   /** SIGTERM and wait (SIGKILL after 5 s). */
@@ -64,6 +66,9 @@ export function startWorker(args: readonly string[]): WorkerProcess {
   return {
     child,
     lines,
+    get ended() {
+      return ended();
+    },
     waitFor(event, predicate = () => true, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

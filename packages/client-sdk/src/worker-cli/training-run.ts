@@ -1,8 +1,8 @@
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type Logger, RuntimeError, sleep } from "@strata/runtime-core";
+import { type Logger, RuntimeError, type SampleRange, sleep } from "@strata/runtime-core";
 import { normalizePosition, positionToJson } from "../data-position.js";
-import type { EpochSamples, ProgressReport, Sample } from "../epoch-samples.js";
+import type { EpochSamples, EpochSamplesOptions, Sample } from "../epoch-samples.js";
 import { connectWorker, type DatasetHandle, type StrataWorker } from "../strata-worker.js";
 import { openWorkerCheckpoints, type WorkerCheckpoints } from "../worker-checkpoints.js";
 import type { TaskSpec, WorkerCommand } from "../worker-command.js";
@@ -186,16 +186,24 @@ class TrainingRun {
     return { data, handle };
   }
 
-  #ledger(stepRef: () => number): ((r: ProgressReport) => void) | undefined {
-    if (!this.#c.logSamples) return undefined;
-    return (r) =>
-      this.#out.event("consumed", {
+  /**
+   * With `--log-samples`: a `reporting` line before each progress report and a `consumed` line
+   * after the coordinator accepted it (positions per shard, and the step they belong to).
+   */
+  #ledger(stepRef: () => number): Pick<EpochSamplesOptions, "onReport" | "onReporting"> {
+    if (!this.#c.logSamples) return {};
+    const line = (
+      event: string,
+      r: { datasetId: string; epoch: number; shardId: number; ranges: SampleRange[] },
+    ) =>
+      this.#out.event(event, {
         datasetId: r.datasetId,
         epoch: r.epoch,
         shardId: r.shardId,
         ranges: r.ranges.map((x) => [x.start, x.end]),
         step: stepRef(),
       });
+    return { onReporting: (r) => line("reporting", r), onReport: (r) => line("consumed", r) };
   }
 
   async #trainBatch(
@@ -265,12 +273,12 @@ class TrainingRun {
       if (c.resume === "rejoin") epoch = await this.#currentEpoch(handle, epoch);
       // A re-joining worker meets the others at their next checkpoint round before training.
       let needSync = c.resume === "rejoin";
-      const onReport = this.#ledger(() => step);
+      const ledger = this.#ledger(() => step);
       let epochConsumed = 0;
       outer: while (c.epochs === 0 || epoch < c.epochs) {
         let samples: EpochSamples = worker.samples(handle, epoch, {
           reportEvery: c.batchSize * 8,
-          onReport,
+          ...ledger,
         });
         let batches = samples.batches(c.batchSize);
         let exhausted = false;
@@ -330,7 +338,7 @@ class TrainingRun {
               // Nothing left here this epoch, but shards may still move here (a peer died).
               if (!round.saved) await this.#waitForMembershipChange(250);
               await batches.return?.();
-              samples = worker.samples(handle, epoch, { reportEvery: c.batchSize * 8, onReport });
+              samples = worker.samples(handle, epoch, { reportEvery: c.batchSize * 8, ...ledger });
               batches = samples.batches(c.batchSize);
               exhausted = false;
             }
@@ -480,9 +488,9 @@ class TrainingRun {
         epoch = resumed.epoch;
       }
       worker.setStatus({ state: "training", task: task.task_id, step, epoch });
-      const onReport = this.#ledger(() => step);
+      const ledger = this.#ledger(() => step);
       while (epochs === 0 || epoch < epochs) {
-        const samples = worker.samples(handle, epoch, { reportEvery: c.batchSize * 8, onReport });
+        const samples = worker.samples(handle, epoch, { reportEvery: c.batchSize * 8, ...ledger });
         for await (const batch of samples.batches(c.batchSize)) {
           const loss = await this.#trainBatch(model, data, batch);
           step++;

@@ -136,28 +136,59 @@ export function startWorker(
 }
 
 /**
- * Checks a progress ledger (`consumed` events: shard, position ranges) against the dataset's
- * shards: every position of every shard exactly once. Returns the problems found (empty: good).
+ * Checks a progress ledger against the dataset's shards: every position of every shard consumed
+ * exactly once. `consumed` events are reports the coordinator accepted; each must cover positions
+ * no other accepted report covers. A position no accepted report covers must lie in a report a
+ * SIGKILLed incarnation (`killed`) was sending when it died (`reporting` without its `consumed`
+ * line): such a report may or may not have been recorded before the death, and if it was, no
+ * other worker reads those samples again. Returns the problems found (empty: good).
  */
 export function ledgerProblems(
-  consumed: readonly WorkerEvent[],
+  events: readonly WorkerEvent[],
   totalSamples: number,
   shardSize: number,
+  killed: ReadonlySet<number> = new Set(),
 ): string[] {
   const counts = new Uint8Array(totalSamples);
-  for (const e of consumed) {
+  const inFlight = new Uint8Array(totalSamples);
+  const each = (e: WorkerEvent, f: (p: number) => void): string | undefined => {
+    const shard = e.shardId as number;
     for (const [start, end] of e.ranges as [number, number][]) {
-      const shard = e.shardId as number;
       if (start < shard * shardSize || end > Math.min((shard + 1) * shardSize, totalSamples)) {
-        return [`range [${start}, ${end}) is outside shard ${shard}`];
+        return `range [${start}, ${end}) is outside shard ${shard}`;
       }
-      for (let p = start; p < end; p++) counts[p] = (counts[p] as number) + 1;
+      for (let p = start; p < end; p++) f(p);
     }
+    return undefined;
+  };
+  for (const e of events) {
+    if (e.event !== "consumed") continue;
+    const problem = each(e, (p) => {
+      counts[p] = (counts[p] as number) + 1;
+    });
+    if (problem !== undefined) return [problem];
+  }
+  // A killed incarnation's last `reporting` line without a `consumed` line after it.
+  for (const incarnation of killed) {
+    const own = events.filter((e) => e.incarnation === incarnation);
+    const last = own.findLast((e) => e.event === "reporting");
+    if (last === undefined || own.indexOf(last) < own.findLastIndex((e) => e.event === "consumed"))
+      continue;
+    each(last, (p) => {
+      inFlight[p] = 1;
+    });
   }
   const problems: string[] = [];
-  const missing = counts.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
+  let missing = 0;
+  let firstMissing = -1;
+  for (let p = 0; p < totalSamples; p++) {
+    if (counts[p] === 0 && inFlight[p] === 0) {
+      missing++;
+      if (firstMissing < 0) firstMissing = p;
+    }
+  }
   const twice = counts.reduce((n, c) => n + (c > 1 ? 1 : 0), 0);
-  if (missing > 0) problems.push(`${missing} samples never consumed (first: ${counts.indexOf(0)})`);
+  if (missing > 0) problems.push(`${missing} samples never consumed (first: ${firstMissing})`);
   if (twice > 0) {
     problems.push(
       `${twice} samples consumed more than once (first: ${counts.findIndex((c) => c > 1)})`,

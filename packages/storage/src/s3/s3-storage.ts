@@ -70,7 +70,9 @@ const DEFAULT_BACKOFF: BackoffOptions = {
  * - Keys are stored under `prefix`; objects outside the prefix, and keys that are not valid
  *   Strata keys, are invisible to `list`.
  *
- * Multipart is implemented here rather than with `@aws-sdk/lib-storage`'s `Upload`, because
+ * Multipart (`multipart-upload.ts`), whole-object reads in parallel ranges (`ranged-download.ts`)
+ * and the conditional-write probe (`conditional-write-probe.ts`) live in their own files.
+ * Multipart is implemented rather than taken from `@aws-sdk/lib-storage`'s `Upload`, because
  * `Upload` does not pass an abort signal to its requests, retries parts only through the SDK's
  * own retry strategy (unaware of our deadline), replaces the original error with the abort's when
  * AbortMultipartUpload fails (s3rver: 405), and cannot grow the part size for unknown lengths.
