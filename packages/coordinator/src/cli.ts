@@ -113,11 +113,11 @@ function buildProgram(): Command {
     )
     .option(
       "--rate-limit-rps <n>",
-      "RPCs per second per client connection, 0 = off (default 2000) [STRATA_RATE_LIMIT_RPS]",
+      "RPCs per second per client IP, 0 = off (default 2000) [STRATA_RATE_LIMIT_RPS]",
     )
     .option(
       "--rate-limit-burst <n>",
-      "burst per client connection (default 4000) [STRATA_RATE_LIMIT_BURST]",
+      "burst per client IP (default 4000) [STRATA_RATE_LIMIT_BURST]",
     )
     .option(
       "--shutdown-grace-ms <ms>",

@@ -38,9 +38,9 @@ export const coordinatorConfigSchema = z.object({
   barrierTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
   /** What barrier waiters get when a member dies: `abort` (ABORTED naming it) or `release_survivors`. Default `abort`. */
   barrierPolicy: z.enum(["abort", "release_survivors"]).default("abort"),
-  /** Sustained RPCs per second per client connection; 0 disables rate limiting. Default 2,000. */
+  /** Sustained RPCs per second per client IP address (workers of one host share it); 0 disables rate limiting. Default 2,000. */
   rateLimitRps: z.number().min(0).max(10_000_000).default(2_000),
-  /** Burst size per client connection. Default 4,000. */
+  /** Burst size per client IP address. Default 4,000. */
   rateLimitBurst: z.number().int().min(1).max(10_000_000).default(4_000),
   /** How long shutdown waits for in-flight calls before cancelling them, in ms. Default 10,000. */
   shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
