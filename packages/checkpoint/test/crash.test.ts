@@ -10,6 +10,9 @@ import { tempDir } from "./helpers.js";
 const PACKAGE_DIR = path.resolve(__dirname, "..");
 const CHILD = path.join(PACKAGE_DIR, "test", "fixtures", "crash-child.ts");
 const KILLS = Number(process.env.STRATA_CRASH_KILLS ?? 16);
+/** The child's `retention.keepLast` and `maxInFlight` (test/fixtures/crash-child.ts). */
+const CHILD_KEEP_LAST = 3;
+const CHILD_MAX_IN_FLIGHT = 2;
 
 /** Starts the saving child; resolves once it printed "ready". Collects the steps it reports committed. */
 function startChild(
@@ -65,13 +68,15 @@ async function checkInvariants(
 ): Promise<number | undefined> {
   const reader = createCheckpointManager({ storage, prefix: "crash", jobId });
   try {
-    // Retention keeps up under kills: keepLast (3), plus the step committed just before the kill
-    // whose retention run it cut short; at most one step being written and one being deleted.
+    // Retention keeps up under kills: keepLast (3), plus the steps that committed just before the
+    // kill cut their retention run short (up to the child's maxInFlight, 2, since both saves in
+    // flight may commit before the run deletes anything); at most one step being written and one
+    // being deleted. Without retention on start-up the count would grow with every kill.
     const all = await reader.list({ includePartial: true });
     const count = (state: string) => all.filter((c) => c.state === state).length;
     const states = JSON.stringify(all.map((c) => [c.step, c.state]));
     if (
-      count("complete") > 4 ||
+      count("complete") > CHILD_KEEP_LAST + CHILD_MAX_IN_FLIGHT ||
       count("partial") > 1 ||
       count("deleting") > 1 ||
       count("corrupt") > 0
