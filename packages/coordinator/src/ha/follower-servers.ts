@@ -4,10 +4,11 @@ import type {
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { CoordinatorService } from "@strata/proto";
+import { COORDINATOR_SERVICE_NAME, CoordinatorService } from "@strata/proto";
 import type { Logger } from "@strata/runtime-core";
 import { codeToHttpStatus, codeToString } from "@strata/runtime-core";
 import express from "express";
+import { HealthImplementation } from "grpc-health-check";
 import helmet from "helmet";
 import type { StatusResponse } from "../api/status.js";
 import { toServiceError } from "../grpc/to-service-error.js";
@@ -58,6 +59,11 @@ export async function startFollowerServers(
       : (_call: unknown, callback: sendUnaryData<unknown>) => callback(refuse(), null);
   }
   grpc.addService(CoordinatorService, handlers);
+  // Health checkers (grpc_health_probe, Kubernetes gRPC probes) see a follower as not serving.
+  new HealthImplementation({
+    "": "NOT_SERVING",
+    [COORDINATOR_SERVICE_NAME]: "NOT_SERVING",
+  }).addToServer(grpc);
   const credentials =
     options.tls === undefined
       ? ServerCredentials.createInsecure()

@@ -9,6 +9,7 @@ import {
 import { type EtcdProcess, startEtcd } from "../helpers/etcd-process.js";
 import { FollowingClient } from "../helpers/following-client.js";
 import { connect } from "../helpers/grpc-clients.js";
+import { grpcHealth } from "../helpers/grpc-health.js";
 
 const TTL_S = 3;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
@@ -110,6 +111,13 @@ describe("a highly available coordinator on etcd", () => {
     const client = new FollowingClient(cluster.coordinators.map((c) => c.grpc));
     try {
       const leader = await waitForLeader(cluster.coordinators);
+      // gRPC health checkers see only the leader as serving.
+      for (const c of cluster.coordinators) {
+        expect({ grpc: c.grpc, health: await grpcHealth(c.grpc) }).toEqual({
+          grpc: c.grpc,
+          health: c === leader ? "SERVING" : "NOT_SERVING",
+        });
+      }
       const workers = ["w0", "w1", "w2"];
       const registered = new Map<string, number>();
       for (const w of workers) registered.set(w, (await client.registerWorker(w)).rank);
