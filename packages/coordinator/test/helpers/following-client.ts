@@ -62,7 +62,6 @@ export class FollowingClient {
         return value;
       } catch (error) {
         const e = error as ServiceError;
-        console.error("try", address, e.code, e.details, e.metadata?.get("strata-leader"));
         const retryable = e.code === 14 || e.code === 4; // UNAVAILABLE, or this try timed out
         if (!retryable || Date.now() > until) throw e;
         const leader = e.metadata?.get("strata-leader")[0];
