@@ -7,7 +7,9 @@
 //   10,000 workers registering at once while 1,000 others heartbeat: time to register them all
 //   and heartbeat p99 during the burst ≤ 1.2× the no-op server's, also with every commit slowed
 //   to 20 ms (a slow disk); GetLatestCheckpoint and GetShardAssignments with 1,000,000 shards
-//   (p99 ≤ 100 ms).
+//   (p99 ≤ 100 ms); a highly available coordinator on etcd (section `ha`): failover time over 10
+//   kill -9s of the leader (median and max ≤ lease TTL + 2 s) and heartbeat throughput on the etcd
+//   store ≥ 0.5× the SQLite store's.
 // The coordinator runs as a real process (dist/bin.js, SQLite in a temp dir, rate limit off because
 // the load comes from a few connections); the load comes from separate client processes.
 import { type ChildProcess, fork, spawn } from "node:child_process";
@@ -15,6 +17,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { startEtcdStoreCoordinator } from "./ha-cluster.js";
+import { measureFailover } from "./ha-failover.js";
 import type { LoadCommand } from "./load-client.js";
 
 const HERE = resolve(process.argv[1] ?? ".", "..");
@@ -552,7 +556,7 @@ async function sustainedWorkers(servers: Server[], stream: boolean): Promise<num
 }
 
 // `pnpm bench -- barrier sustained` runs only the named sections (heartbeat, registration, barrier,
-// sustained, sustained-stream, burst, million).
+// sustained, sustained-stream, burst, million, ha).
 const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith("-")));
 const wanted = (section: string) => only.size === 0 || only.has(section);
 
@@ -684,6 +688,46 @@ async function main(): Promise<void> {
       );
       console.log(results.at(-1));
     }
+  }
+
+  // 7. A highly available coordinator on etcd: failover time, and heartbeats on the etcd store.
+  if (wanted("ha")) {
+    const ttlS = 3;
+    console.log(
+      `failover: 3 coordinators (lease TTL ${ttlS} s) on a 1-member etcd, kill -9 of the leader → first worker heartbeat answered by the new leader:`,
+    );
+    const trials = await measureFailover({
+      bin: BIN,
+      trials: 10,
+      leaseTtlS: ttlS,
+      log: (line) => console.log(line),
+    });
+    const worst = Math.max(...trials);
+    const targetMs = ttlS * 1_000 + 2_000;
+    results.push(
+      `failover with lease TTL ${ttlS} s (kill -9 of the leader → first worker RPC on the new leader, ${trials.length} trials): median ${fmt(median(trials) / 1000, 2)} s, max ${fmt(worst / 1000, 2)} s (target ≤ TTL + 2 s = ${fmt(targetMs / 1000, 0)} s) ${verdict(worst <= targetMs)}`,
+    );
+    console.log(results.at(-1));
+
+    const serverArgs = ["--rate-limit-rps", "0", "--max-workers", "100000", "--log-level", "warn"];
+    const sqlite = await startCoordinatorServer(["--log-level", "warn"]);
+    const etcd = await startEtcdStoreCoordinator(BIN, serverArgs);
+    const asServer = (s: typeof etcd): Server => ({
+      ...s,
+      serverReleaseMs: () => Promise.resolve(Number.NaN),
+      armed: () => Promise.resolve(),
+    });
+    const [onSqlite, onEtcd] = (await heartbeatThroughput([sqlite, asServer(etcd)], 3)) as [
+      { rate: number; cpuUsPerCall: number },
+      { rate: number; cpuUsPerCall: number },
+    ];
+    await sqlite.stop();
+    await etcd.stop();
+    const ratio = onEtcd.rate / onSqlite.rate;
+    results.push(
+      `heartbeat throughput on the etcd store (1 coordinator, 1-member etcd): ${fmt(onEtcd.rate, 0)}/s vs SQLite store ${fmt(onSqlite.rate, 0)}/s = ${fmt(ratio, 2)}× (target ≥ 0.5×) ${verdict(ratio >= 0.5)}`,
+    );
+    console.log(results.at(-1));
   }
 
   console.log("\nsummary");

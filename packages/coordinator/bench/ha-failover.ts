@@ -1,0 +1,130 @@
+// Failover time of a highly available coordinator, for the `ha` benchmark section: a real etcd,
+// three coordinator processes (dist/bin.js) and a worker heartbeating through a leader-following
+// client (test/helpers/following-client.ts: it follows `strata-leader`, else tries the next
+// address with capped backoff, as proto/README.md asks of clients). Each trial kill -9s the
+// leader at a random moment and measures the time from the kill to the first heartbeat answered
+// by another coordinator (only a leader answers), then restarts the killed one on its old ports
+// as a follower, so every trial starts from three coordinators.
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { FollowingClient } from "../test/helpers/following-client.js";
+import {
+  type HaCoordinatorProcess,
+  startBenchEtcd,
+  startHaCoordinatorProcess,
+  stopProcess,
+  waitForLeader,
+} from "./ha-cluster.js";
+
+/** Options for {@link measureFailover}. */
+export interface FailoverOptions {
+  /** The built CLI, `packages/coordinator/dist/bin.js`. */
+  bin: string;
+  /** How many leaders to kill. */
+  trials: number;
+  /** Leader lease TTL, in seconds (`--leader-lease-ttl-s`). */
+  leaseTtlS: number;
+  /** Pause between two heartbeats of the worker, in ms: the resolution of the measurement. */
+  heartbeatEveryMs?: number;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+/** Per trial, ms from the leader's kill to the first heartbeat the new leader answered. */
+export async function measureFailover(options: FailoverOptions): Promise<number[]> {
+  const log = options.log ?? (() => undefined);
+  const everyMs = options.heartbeatEveryMs ?? 20;
+  const etcd = await startBenchEtcd("strata-bench-ha-");
+  const coordinators: HaCoordinatorProcess[] = [];
+  const start = (i: number, ports?: { grpc: number; http: number }) =>
+    startHaCoordinatorProcess({
+      bin: options.bin,
+      dataDir: join(etcd.dir, `coordinator-${i}`),
+      etcdEndpoint: etcd.etcd.endpoint,
+      leaseTtlS: options.leaseTtlS,
+      ...(ports === undefined ? {} : { grpcPort: ports.grpc, httpPort: ports.http }),
+      args: ["--heartbeat-timeout-ms", "15000"],
+    });
+  let client: FollowingClient | undefined;
+  let running = true;
+  let loop: Promise<void> = Promise.resolve();
+  try {
+    for (let i = 0; i < 3; i++) coordinators.push(await start(i));
+    await waitForLeader(coordinators);
+    const worker = new FollowingClient(coordinators.map((c) => c.grpc));
+    client = worker;
+    await worker.registerWorker("ha-bench-worker");
+
+    // The worker: a heartbeat every `everyMs`; each call retries (following the leader) until it
+    // is answered. Records when each answer came and from which coordinator.
+    let answered: { at: number; by: string } = { at: 0, by: "" };
+    let failure: unknown;
+    const waiters = new Set<() => void>();
+    loop = (async () => {
+      while (running) {
+        try {
+          await worker.heartbeat("ha-bench-worker");
+          answered = { at: performance.now(), by: worker.answeredBy.at(-1) ?? "" };
+          worker.answeredBy.length = 0;
+          for (const wake of waiters) wake();
+        } catch (error) {
+          failure = error;
+          for (const wake of waiters) wake();
+          return;
+        }
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+    })();
+    const answeredBy = (predicate: (a: { at: number; by: string }) => boolean, timeoutMs: number) =>
+      new Promise<{ at: number; by: string }>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no heartbeat answered as expected within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const check = () => {
+          if (failure !== undefined) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            reject(failure);
+          } else if (predicate(answered)) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            resolve(answered);
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+
+    const results: number[] = [];
+    for (let trial = 1; trial <= options.trials; trial++) {
+      const leader = await waitForLeader(coordinators);
+      // The worker is on the leader, and the kill lands at a random point of the lease's renewal
+      // cycle (renewed every TTL/3).
+      const settled = performance.now();
+      await answeredBy((a) => a.by === leader.grpc && a.at > settled, 10_000);
+      await new Promise((r) => setTimeout(r, Math.random() * options.leaseTtlS * 1_000));
+      const killedAt = performance.now();
+      leader.child.kill("SIGKILL");
+      const next = await answeredBy((a) => a.at > killedAt && a.by !== leader.grpc, 30_000);
+      const ms = next.at - killedAt;
+      results.push(ms);
+      log(`  trial ${String(trial).padStart(2)}: ${Math.round(ms)} ms (new leader ${next.by})`);
+      await leader.exited;
+      // Back to three: the killed one comes back on its old ports, as a follower.
+      const index = coordinators.indexOf(leader);
+      const port = (address: string) => Number(address.slice(address.lastIndexOf(":") + 1));
+      coordinators[index] = await start(index, {
+        grpc: port(leader.grpc),
+        http: port(leader.http),
+      });
+    }
+    return results;
+  } finally {
+    running = false;
+    await Promise.race([loop, new Promise((r) => setTimeout(r, 5_000))]);
+    client?.close();
+    await Promise.all(coordinators.map((c) => stopProcess(c)));
+    await etcd.stop();
+  }
+}
