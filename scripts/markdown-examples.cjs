@@ -27,6 +27,12 @@
 //   result has `timedOut: true`. The file is removed afterwards.
 // - runBashBlock(code, { cwd, env, timeoutMs }) -> the same, running the block with
 //   `bash -euo pipefail -c <code>`, so the first failing command fails the block.
+// - startBashBlock(code, { cwd, env, timeoutMs }) -> a block that starts a server and runs until
+//   stopped (`pnpm start`, `pnpm demo`): { output(), waitFor(pattern, ms), interrupt(), exited }.
+//   It runs in its own process group; `interrupt()` sends SIGINT to the whole group, as Ctrl-C in
+//   a terminal does, and resolves with the result once every process of the group is gone
+//   (SIGKILL after `timeoutMs`, default 60,000, counted from the interrupt). `waitFor` resolves
+//   with the first match in stdout+stderr, or rejects after `ms` naming what it waited for.
 "use strict";
 
 const { spawn } = require("node:child_process");
@@ -130,6 +136,109 @@ function runBashBlock(code, options) {
   return run("bash", ["-euo", "pipefail", "-c", code], cwd, options);
 }
 
+/**
+ * Starts a long-running shell block in its own process group (see the header).
+ * @param {string} code
+ * @param {{ cwd: string, env?: Record<string, string>, timeoutMs?: number }} options
+ */
+function startBashBlock(code, options) {
+  const cwd = requireCwd(options);
+  const child = spawn("bash", ["-euo", "pipefail", "-c", code], {
+    cwd,
+    env: { ...process.env, ...(options.env ?? {}) },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      const match = (stdout + stderr).match(waiter.pattern);
+      if (match !== null) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        clearTimeout(waiter.timer);
+        waiter.resolve(match);
+      }
+    }
+  };
+  child.stdout.setEncoding("utf8").on("data", (chunk) => {
+    stdout += chunk;
+    check();
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk) => {
+    stderr += chunk;
+    check();
+  });
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone
+    }
+  };
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const exited = new Promise((resolve) => {
+    child.once("close", (exitCode, signal) => {
+      for (const waiter of waiters.splice(0)) {
+        clearTimeout(waiter.timer);
+        waiter.reject(
+          new Error(
+            `the block exited (${exitCode ?? signal}) before ${waiter.pattern}:\n${stdout}\n${stderr}`,
+          ),
+        );
+      }
+      resolve({ code: exitCode, signal, stdout, stderr, timedOut: false });
+    });
+  });
+  let stopping;
+  return {
+    pid: child.pid,
+    output: () => stdout + stderr,
+    waitFor(pattern, ms = 60_000) {
+      const match = (stdout + stderr).match(pattern);
+      if (match !== null) return Promise.resolve(match);
+      return new Promise((resolve, reject) => {
+        const waiter = { pattern, resolve, reject, timer: undefined };
+        waiter.timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no ${pattern} within ${ms} ms:\n${stdout}\n${stderr}`));
+        }, ms);
+        waiters.push(waiter);
+      });
+    },
+    interrupt() {
+      if (stopping !== undefined) return stopping;
+      stopping = (async () => {
+        signalGroup("SIGINT");
+        const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+        let timedOut = false;
+        const result = await Promise.race([
+          exited,
+          new Promise((r) => setTimeout(r, options.timeoutMs ?? 60_000).unref()),
+        ]);
+        // Wait for the rest of the group (a child the shell started may outlive it briefly).
+        while (groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        if (result === undefined || groupAlive()) {
+          timedOut = true;
+          signalGroup("SIGKILL");
+        }
+        const final = await exited;
+        return { ...final, timedOut };
+      })();
+      return stopping;
+    },
+    exited,
+  };
+}
+
 function requireCwd(options) {
   if (options === undefined || typeof options.cwd !== "string" || options.cwd === "") {
     throw new TypeError("markdown-examples: options.cwd (the package folder) is required");
@@ -169,4 +278,4 @@ function run(command, args, cwd, options) {
   });
 }
 
-module.exports = { fencedBlocks, runTypeScriptBlock, runBashBlock };
+module.exports = { fencedBlocks, runTypeScriptBlock, runBashBlock, startBashBlock };

@@ -48,3 +48,19 @@ export function fencedBlocks(
 export function runTypeScriptBlock(code: string, options: RunOptions): Promise<BlockResult>;
 
 export function runBashBlock(code: string, options: RunOptions): Promise<BlockResult>;
+
+/** A long-running block started by {@link startBashBlock}. */
+export interface StartedBlock {
+  /** The shell's pid (also the process group id). */
+  readonly pid: number | undefined;
+  /** Everything written so far, stdout then stderr. */
+  output(): string;
+  /** The first match of `pattern` in the output; rejects after `ms` (default 60,000) or on exit. */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Ctrl-C: SIGINT to the whole group; resolves once the group is gone (SIGKILL after `timeoutMs`, then `timedOut: true`). Idempotent. */
+  interrupt(): Promise<BlockResult>;
+  /** Resolves when the shell exits by itself. */
+  readonly exited: Promise<BlockResult>;
+}
+
+export function startBashBlock(code: string, options: RunOptions): StartedBlock;
