@@ -10,6 +10,7 @@ const folders = [
   "proto",
   "dashboard",
   "python", // pytest, through python/scripts/run_tests.py
+  "docs", // the root README's, CONTRIBUTING's and proto README's examples
   ...readdirSync(join(root, "packages")).map((p) => join("packages", p)),
 ];
 let passed = 0;
