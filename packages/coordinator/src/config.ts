@@ -26,7 +26,7 @@ export const coordinatorConfigSchema = z.object({
   dataDir: z.string().min(1).default("./.strata"),
   /** A worker silent this long is declared dead, in ms. Default 15,000. */
   heartbeatTimeoutMs: z.number().int().min(100).max(3_600_000).default(15_000),
-  /** Bearer token every RPC and HTTP route (except `/api/health`) must carry. Unset: no auth. */
+  /** Bearer token every RPC and HTTP route (except the probes `/api/health` and `/api/ready`) must carry. Unset: no auth. */
   authToken: z.string().min(16, "must be at least 16 characters").max(4096).optional(),
   /** PEM certificate chain file for TLS on gRPC. Needs `tlsKey`. */
   tlsCert: z.string().min(1).optional(),

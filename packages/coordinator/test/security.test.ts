@@ -135,7 +135,7 @@ describe("bearer auth + TLS", () => {
     });
   }
 
-  test("HTTP is served over TLS too and needs the token except /api/health", async () => {
+  test("HTTP is served over TLS too and needs the token except the probes /api/health and /api/ready", async () => {
     expect((await httpsGet("/api/health")).status).toBe(200);
     const denied = await httpsGet("/metrics");
     expect(denied.status).toBe(401);
@@ -143,7 +143,8 @@ describe("bearer auth + TLS", () => {
       code: "unauthenticated",
       message: "missing or invalid bearer token",
     });
-    expect((await httpsGet("/api/ready", "nope")).status).toBe(401);
+    expect((await httpsGet("/api/ready")).status).toBe(200);
+    expect((await httpsGet("/api/workers", "nope")).status).toBe(401);
     const metrics = await httpsGet("/metrics", TOKEN);
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/strata_auth_failures_total\{transport="grpc"\} [1-9]/);

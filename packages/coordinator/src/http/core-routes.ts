@@ -23,14 +23,16 @@ export function healthRoute(): Router {
   return router;
 }
 
-/** `/api/ready` (503 naming the failing parts until ready) and `/metrics` (Prometheus text). */
-export function probeRoutes(options: {
-  metrics: CoordinatorMetrics;
-  readiness: () => ReadinessParts;
-}): Router {
+/**
+ * `/api/ready`: 200 once ready, 503 naming the failing parts until then (and, when highly
+ * available, on every coordinator that does not lead). Public like `/api/health`: Kubernetes
+ * readiness probes and load-balancer health checks send no credentials, and the answer holds
+ * nothing but up/down per part.
+ */
+export function readyRoute(readiness: () => ReadinessParts): Router {
   const router = Router();
   router.get("/api/ready", (_request, response) => {
-    const parts = options.readiness();
+    const parts = readiness();
     if (!(parts.engine && parts.grpc && parts.store)) {
       const failing = Object.entries(parts)
         .filter(([, ok]) => !ok)
@@ -39,6 +41,12 @@ export function probeRoutes(options: {
     }
     response.set("cache-control", "no-store").json({ status: "ready", ...parts });
   });
+  return router;
+}
+
+/** `/metrics` (Prometheus text), behind auth. */
+export function metricsRoute(options: { metrics: CoordinatorMetrics }): Router {
+  const router = Router();
   router.get("/metrics", async (_request, response) => {
     const text = await options.metrics.registry.metrics();
     response

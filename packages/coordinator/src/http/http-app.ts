@@ -11,7 +11,7 @@ import type { CoordinatorMetrics } from "../metrics/coordinator-metrics.js";
 import type { ApiContext } from "./api-context.js";
 import { errorHandler, sendError } from "./api-error.js";
 import { clusterRoutes } from "./cluster-routes.js";
-import { healthRoute, probeRoutes, type ReadinessParts } from "./core-routes.js";
+import { healthRoute, metricsRoute, type ReadinessParts, readyRoute } from "./core-routes.js";
 import { dashboardAssets } from "./dashboard-assets.js";
 import type { EventStreamHub } from "./event-stream.js";
 import { historyRoutes } from "./history-routes.js";
@@ -57,8 +57,8 @@ export interface HttpAppOptions {
 /**
  * The coordinator's HTTP side as an express 5 app: helmet's security headers (a strict CSP for
  * the dashboard), CORS denied unless the origin is allowed, a body-size limit, a per-address rate
- * limit, bearer-or-session auth on every `/api` route and `/metrics` except `/api/health` and
- * `/api/session`, the API routes, the dashboard, and errors as `{code, message[, field]}`.
+ * limit, bearer-or-session auth on every `/api` route and `/metrics` except `/api/health`,
+ * `/api/ready` (probes) and `/api/session`, the API routes, the dashboard, and errors as `{code, message[, field]}`.
  */
 export function createHttpApp(options: HttpAppOptions): Express {
   const { context, metrics, logger } = options;
@@ -95,7 +95,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
         standardHeaders: "draft-8",
         legacyHeaders: false,
         // Probes must keep working under load.
-        skip: (request) => request.path === "/api/health",
+        skip: (request) => request.path === "/api/health" || request.path === "/api/ready",
         handler: (_request, response) => {
           metrics.rateLimited.inc();
           sendError(
@@ -125,6 +125,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
       next(error);
     });
   }
+  // Public, after the leadership check: a coordinator that does not lead is not ready.
+  app.use(readyRoute(options.readiness));
   app.use(
     "/api/session",
     Router()
@@ -137,7 +139,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     response.set("cache-control", "no-store");
     next();
   });
-  app.use(probeRoutes({ metrics, readiness: options.readiness }));
+  app.use(metricsRoute({ metrics }));
   app.route("/api/events").get(options.events.handler).all(methodNotAllowed("GET"));
   app.use(clusterRoutes(context));
   app.use(historyRoutes(context));

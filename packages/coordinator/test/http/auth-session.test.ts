@@ -54,12 +54,11 @@ describe("with a token", () => {
     "/api/history",
     "/api/events",
     "/api/events/recent",
-    "/api/ready",
     "/api/no-such-route",
     "/metrics",
   ];
 
-  test("every /api route, the event stream and /metrics need the token; /api/health does not", async () => {
+  test("every /api route, the event stream and /metrics need the token; the probes /api/health and /api/ready do not", async () => {
     for (const path of protectedPaths) {
       for (const token of [undefined, "wrong-token-0123456789abcdef"]) {
         const answer = await call(base, path, token === undefined ? {} : { token });
@@ -76,6 +75,10 @@ describe("with a token", () => {
     });
     expect(refused.status).toBe(401);
     expect((await call(base, "/api/health")).status).toBe(200);
+    // Kubernetes probes and load balancers send no credentials.
+    const ready = await call(base, "/api/ready");
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: "ready", engine: true, grpc: true, store: true });
     expect((await call(base, "/api/workers", { token: TOKEN })).status).toBe(200);
     // The token in the URL is not a way in.
     expect((await call(base, `/api/workers?token=${TOKEN}`)).status).toBe(401);
@@ -181,6 +184,10 @@ describe("without a token", () => {
       expect(limited[0]?.headers.get("ratelimit-policy")).toContain("w=10");
       // Probes are never limited.
       expect((await call(base, "/api/health")).status).toBe(200);
+      // Kubernetes probes and load balancers send no credentials.
+      const ready = await call(base, "/api/ready");
+      expect(ready.status).toBe(200);
+      expect(ready.body).toEqual({ status: "ready", engine: true, grpc: true, store: true });
     } finally {
       expect(await coordinator.stop()).toBe(0);
       removeDir(dir);
