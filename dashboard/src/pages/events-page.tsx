@@ -1,4 +1,4 @@
-import type { ApiEvent, EventsResponse, LogResponse } from "@strata/coordinator/api";
+import type { ApiEvent, ApiEventType, EventsResponse, LogResponse } from "@strata/coordinator/api";
 import { useQuery } from "@tanstack/react-query";
 import { type ColumnDef, createColumnHelper } from "@tanstack/react-table";
 import { useEffect, useMemo, useState } from "react";
@@ -17,25 +17,27 @@ import { ToneBadge } from "../components/tone-badge.js";
 import { formatCount, formatTimestamp } from "../format.js";
 import { useLiveEvents } from "../live/use-live.js";
 
-const EVENT_TYPES = [
-  "worker_registered",
-  "worker_state_changed",
-  "worker_dead",
-  "worker_deregistered",
-  "membership_changed",
-  "barrier_arrived",
-  "barrier_released",
-  "barrier_aborted",
-  "dataset_registered",
-  "shards_reassigned",
-  "shard_progress",
-  "checkpoint_recorded",
-  "checkpoint_completed",
-  "progress_restored",
-  "task_created",
-  "task_status_changed",
-  "log",
-] as const;
+/** Every event type, for the filter (typed against the API's, so a new type fails to compile). */
+const EVENT_TYPE_FILTERS: Record<ApiEventType, true> = {
+  worker_registered: true,
+  worker_state_changed: true,
+  worker_dead: true,
+  worker_deregistered: true,
+  membership_changed: true,
+  barrier_arrived: true,
+  barrier_released: true,
+  barrier_aborted: true,
+  dataset_registered: true,
+  shards_reassigned: true,
+  shard_progress: true,
+  checkpoint_recorded: true,
+  checkpoint_completed: true,
+  progress_restored: true,
+  task_created: true,
+  task_status_changed: true,
+  log: true,
+};
+const EVENT_TYPES = Object.keys(EVENT_TYPE_FILTERS) as ApiEventType[];
 
 const eventColumn = createColumnHelper<ApiEvent>();
 const eventColumns = [

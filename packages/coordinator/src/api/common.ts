@@ -1,3 +1,4 @@
+import { WORKER_STATES, type WorkerState } from "@strata/runtime-core";
 import { z } from "zod";
 
 /**
@@ -18,17 +19,7 @@ export const count = z.number().int().nonnegative();
 export const rate = z.number().nonnegative();
 
 /** Every worker state the coordinator tracks (runtime-core's `WorkerState`). */
-export const workerStateSchema = z.enum([
-  "initializing",
-  "idle",
-  "loading_data",
-  "training",
-  "checkpointing",
-  "recovering",
-  "error",
-  "disconnecting",
-  "dead",
-]);
+export const workerStateSchema = z.enum(WORKER_STATES as [WorkerState, ...WorkerState[]]);
 /** A worker's precise state. */
 export type ApiWorkerState = z.infer<typeof workerStateSchema>;
 
