@@ -14,6 +14,13 @@ import {
 } from "./helpers/coordinator-process.js";
 import { type EtcdProcess, startEtcd } from "./helpers/etcd-process.js";
 
+const { fencedBlocks } = require("../../../scripts/markdown-examples.cjs") as {
+  fencedBlocks: (
+    file: string,
+    options: { lang: string },
+  ) => { code: string; line: number; runnable: boolean; reason: string | undefined }[];
+};
+
 // There is no Kubernetes cluster here, so deploy/kubernetes/*.yaml are checked statically against
 // the code (flags and environment the coordinator's --help lists, its configuration schema, the
 // Dockerfile, etcd's own --help), and the probes they configure are sent to real coordinator
@@ -405,6 +412,37 @@ describe("deploy/kubernetes", () => {
     const peer = etcdServiceSpec.ports.find((p) => p.name === "peer")?.port as number;
     expect(allowed(deploymentSpec.template.metadata.labels)).toEqual([client]);
     expect(allowed(statefulSetSpec.template.metadata.labels)).toEqual([client, peer].sort());
+  });
+
+  test("the README's commands name what the manifests define, and say why they cannot run here", () => {
+    const readme = join(dir, "README.md");
+    const blocks = fencedBlocks(readme, { lang: "bash" });
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const block of blocks) {
+      // No Docker engine and no cluster on this machine: each block says so where a reader sees it.
+      expect({ line: block.line, runnable: block.runnable }).toEqual({
+        line: block.line,
+        runnable: false,
+      });
+      expect(block.reason).toMatch(/needs a (Docker engine|Kubernetes cluster)/);
+    }
+    const code = blocks.map((b) => b.code).join("\n");
+    const token = (coordinator.env ?? []).find((v) => v.name === "STRATA_AUTH_TOKEN")?.valueFrom
+      ?.secretKeyRef as { name: string; key: string };
+    expect(code).toContain(`create secret generic ${token.name} --from-literal=${token.key}=`);
+    expect(code).toContain("apply -f deploy/kubernetes/");
+    expect(existsSync(join(root, "deploy", "kubernetes"))).toBe(true);
+    expect(code).toContain(`rollout status statefulset/${statefulSet.metadata.name}\n`);
+    expect(code).toContain(`rollout status deployment/${deployment.metadata.name}\n`);
+    const selector = /get pods -l (\S+)=(\S+)/.exec(code);
+    expect(deploymentSpec.template.metadata.labels[selector?.[1] as string]).toBe(selector?.[2]);
+    // What workers are told to dial: the Service, on its gRPC port.
+    const text = readFileSync(readme, "utf8");
+    const grpc = coordinatorServiceSpec.ports.find((p) => p.name === "grpc")?.port;
+    expect(text).toContain(`\`${coordinatorService.metadata.name}:${grpc}\``);
+    expect(text).toContain(`port-forward svc/${coordinatorService.metadata.name} 3000:3000`);
+    expect(coordinatorServiceSpec.ports.find((p) => p.name === "http")?.port).toBe(3000);
+    expect(text).toContain(`\`${etcd.image}\``);
   });
 
   describe("the probes, sent to real coordinators started with the manifest's settings", () => {
