@@ -1,14 +1,18 @@
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { createStorage } from "@strata/storage";
 import { parse } from "yaml";
+import { createCoordinatorConnection } from "../src/index.js";
 import { parseWorkerConfig, WORKER_OPTIONS } from "../src/worker-cli/worker-cli.js";
 import {
   COORDINATOR_BIN,
+  type CoordinatorProcess,
   makeTempDir,
   removeDir,
   startCoordinator,
+  waitFor,
 } from "./helpers/coordinator-process.js";
 
 // There is no Docker engine on this machine, so the compose file and the Dockerfile are checked
@@ -19,6 +23,7 @@ const root = join(__dirname, "..", "..", "..");
 
 interface Service {
   image?: string;
+  profiles?: string[];
   build?: { context: string; target?: string; dockerfile?: string };
   command?: string | string[];
   entrypoint?: string | string[];
@@ -28,6 +33,14 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
 }
+
+/** Services of the default stack (no profile) and of the `ha` profile. */
+const inProfile = (profile: string | undefined) =>
+  Object.entries(compose.services)
+    .filter(([, s]) =>
+      profile === undefined ? s.profiles === undefined : s.profiles?.includes(profile),
+    )
+    .map(([name]) => name);
 
 const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
   services: Record<string, Service>;
@@ -107,11 +120,22 @@ function serviceEnv(name: string): Record<string, string> {
 }
 
 const ours = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
-const workers = ours.filter(([, s]) => s.build?.target === "worker").map(([n]) => n);
+const byTarget = (target: string, profile: string | undefined) =>
+  ours
+    .filter(([n, s]) => s.build?.target === target && inProfile(profile).includes(n))
+    .map(([n]) => n);
+/** The default stack's workers; the `ha` profile's are checked in their own block below. */
+const workers = byTarget("worker", undefined);
+const haWorkers = byTarget("worker", "ha");
+const haCoordinators = byTarget("coordinator", "ha");
+const etcds = inProfile("ha").filter((n) =>
+  compose.services[n]?.image?.startsWith("quay.io/coreos/etcd:"),
+);
 
 describe("docker-compose.yml", () => {
   test("runs the coordinator, MinIO (with its bucket) and 4 workers", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(
+    // Without a profile (`docker compose up`); the `ha` profile adds its own services.
+    expect(inProfile(undefined).sort()).toEqual(
       [
         "coordinator",
         "minio",
@@ -164,12 +188,15 @@ describe("docker-compose.yml", () => {
     for (const [name, service] of Object.entries(compose.services)) {
       const env = service.build ? serviceEnv(name) : (service.environment ?? {});
       for (const key of Object.keys(env)) {
+        const target = service.build?.target;
         const known =
-          name === "coordinator"
+          target === "coordinator"
             ? coordinatorEnv.has(key) || key === "NODE_ENV"
-            : workers.includes(name)
+            : target === "worker"
               ? WORKER_ENV.has(key) || AWS_ENV.has(key) || key === "NODE_ENV"
-              : MINIO_ENV.has(key);
+              : service.image?.startsWith("minio/")
+                ? MINIO_ENV.has(key)
+                : false; // etcd takes flags only
         expect({ service: name, key, known }).toEqual({ service: name, key, known: true });
       }
     }
@@ -262,3 +289,291 @@ describe("docker-compose.yml", () => {
     }
   });
 });
+
+describe("docker-compose.yml, profile ha", () => {
+  const service = (name: string) => compose.services[name] as Service;
+  const portOf = (address: string) => Number(address.slice(address.lastIndexOf(":") + 1));
+  /** An etcd member's `--flag=value` command line as a map. */
+  const flagsOf = (name: string) =>
+    new Map(
+      (service(name).command as string[]).map((arg) => {
+        const [flag, ...value] = arg.split("=");
+        return [flag as string, value.join("=")];
+      }),
+    );
+  const clientPort = (name: string) => portOf(flagsOf(name).get("--listen-client-urls") as string);
+  const peerPort = (name: string) => portOf(flagsOf(name).get("--listen-peer-urls") as string);
+
+  function etcdHelp(): string {
+    try {
+      return execFileSync("etcd", ["--help"], { encoding: "utf8" });
+    } catch {
+      throw new Error(
+        "etcd is not installed: install Debian's etcd-server (bash scripts/install-test-deps.sh)",
+      );
+    }
+  }
+
+  test("3 etcd members, 3 coordinators and 2 workers, only in the profile; the default stack needs none", () => {
+    expect(etcds.sort()).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
+    expect(haCoordinators.sort()).toEqual([
+      "coordinator-ha-1",
+      "coordinator-ha-2",
+      "coordinator-ha-3",
+    ]);
+    expect(haWorkers.sort()).toEqual(["worker-ha-1", "worker-ha-2"]);
+    expect(inProfile("ha").sort()).toEqual([...etcds, ...haCoordinators, ...haWorkers].sort());
+    for (const [name, s] of Object.entries(compose.services)) {
+      expect({ name, profiles: s.profiles ?? [] }).toEqual({
+        name,
+        profiles: inProfile("ha").includes(name) ? ["ha"] : [],
+      });
+    }
+    for (const name of inProfile(undefined)) {
+      for (const dependency of Object.keys(service(name).depends_on ?? {})) {
+        expect({ name, dependency, ha: inProfile("ha").includes(dependency) }).toEqual({
+          name,
+          dependency,
+          ha: false,
+        });
+      }
+    }
+    const ids = [...workers, ...haWorkers].map((w) => serviceEnv(w).STRATA_WORKER_ID);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  test("the etcd members' flags describe one cluster: names, URLs and ports match the services", () => {
+    const help = etcdHelp();
+    const clusters = new Set<string>();
+    const tokens = new Set<string>();
+    for (const name of etcds) {
+      const s = service(name);
+      expect(s.image).toMatch(/^quay\.io\/coreos\/etcd:v3\.5\.\d+$/);
+      expect(s.entrypoint).toEqual(["/usr/local/bin/etcd"]);
+      const flags = flagsOf(name);
+      for (const flag of flags.keys()) {
+        expect({ flag, known: help.includes(`\n  ${flag} `) }).toEqual({ flag, known: true });
+      }
+      const client = clientPort(name);
+      const peer = peerPort(name);
+      expect(flags.get("--name")).toBe(name);
+      expect(flags.get("--listen-client-urls")).toBe(`http://0.0.0.0:${client}`);
+      expect(flags.get("--advertise-client-urls")).toBe(`http://${name}:${client}`);
+      expect(flags.get("--listen-peer-urls")).toBe(`http://0.0.0.0:${peer}`);
+      expect(flags.get("--initial-advertise-peer-urls")).toBe(`http://${name}:${peer}`);
+      expect(flags.get("--initial-cluster-state")).toBe("new");
+      clusters.add(flags.get("--initial-cluster") as string);
+      tokens.add(flags.get("--initial-cluster-token") as string);
+      // Its data is on its own volume; its health check asks its own client port.
+      const [volume, target] = (s.volumes?.[0] ?? "").split(":");
+      expect(volume).toBe(`${name}-data`);
+      expect(flags.get("--data-dir")).toBe(target);
+      expect(s.healthcheck?.test).toEqual([
+        "CMD",
+        "/usr/local/bin/etcdctl",
+        `--endpoints=http://127.0.0.1:${client}`,
+        "endpoint",
+        "health",
+      ]);
+    }
+    // One cluster: the same member list (every service, at its peer URL) and token everywhere.
+    expect(clusters.size).toBe(1);
+    expect(tokens.size).toBe(1);
+    expect([...clusters][0]?.split(",")).toEqual(
+      etcds.map((n) => `${n}=http://${n}:${peerPort(n)}`),
+    );
+  });
+
+  test("the coordinators keep their state on every member, advertise their own names, and publish ports that clash with nothing", () => {
+    const hostPorts: number[] = [];
+    for (const s of Object.values(compose.services)) {
+      for (const p of s.ports ?? []) hostPorts.push(Number(p.split(":")[0]));
+    }
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    for (const name of haCoordinators) {
+      const env = serviceEnv(name);
+      const s = service(name);
+      expect(env.STRATA_STATE).toBe("etcd");
+      expect(env.STRATA_ETCD_ENDPOINTS?.split(",")).toEqual(
+        etcds.map((e) => `${e}:${clientPort(e)}`),
+      );
+      const grpc = env.STRATA_GRPC_ADDR as string;
+      const http = env.STRATA_HTTP_ADDR as string;
+      expect(grpc.startsWith("0.0.0.0:")).toBe(true);
+      expect(http.startsWith("0.0.0.0:")).toBe(true);
+      expect(env.STRATA_ADVERTISE_GRPC_ADDR).toBe(`${name}:${portOf(grpc)}`);
+      expect(env.STRATA_ADVERTISE_HTTP_ADDR).toBe(`${name}:${portOf(http)}`);
+      const published = (s.ports ?? []).map((p) => Number(p.split(":")[1]));
+      expect(published.sort()).toEqual([portOf(grpc), portOf(http)].sort());
+      expect(Number(env.STRATA_LEADER_LEASE_TTL_S)).toBeGreaterThanOrEqual(2);
+      // It starts once every member is healthy, and a leader that exits comes back as a follower.
+      expect(s.depends_on).toEqual(
+        Object.fromEntries(etcds.map((e) => [e, { condition: "service_healthy" }])),
+      );
+      expect((s as { restart?: string }).restart).toBe("unless-stopped");
+      const [volume, target] = (s.volumes?.[0] ?? "").split(":");
+      expect(volume).toBe(`${name}-data`);
+      expect(target).toBe(env.STRATA_DATA_DIR);
+    }
+  });
+
+  test("the workers are given every coordinator, and strata-worker accepts them", async () => {
+    const advertised = haCoordinators.map((c) => serviceEnv(c).STRATA_ADVERTISE_GRPC_ADDR);
+    for (const w of haWorkers) {
+      const env = serviceEnv(w);
+      expect(env.STRATA_COORDINATOR?.split(",")).toEqual(advertised);
+      const { config } = parseWorkerConfig([], env);
+      expect(config.coordinator).toEqual(advertised);
+      expect(config.workerId).toBe(env.STRATA_WORKER_ID);
+      expect(service(w).depends_on).toEqual({
+        ...Object.fromEntries(haCoordinators.map((c) => [c, { condition: "service_healthy" }])),
+        "minio-setup": { condition: "service_completed_successfully" },
+      });
+      const storage = await createStorage(config.storage, { env });
+      expect(storage.uri.startsWith("s3://strata-checkpoints/strata-ha-demo")).toBe(true);
+      await storage.close();
+    }
+  });
+
+  test("the members and coordinators started with these settings (moved to loopback) form one cluster with one leader, which a worker given every address reaches", async () => {
+    const dir = makeTempDir("strata-compose-ha-");
+    const etcdChildren: ChildProcess[] = [];
+    const coordinators: CoordinatorProcess[] = [];
+    const connection = { close: () => undefined } as { close(): void };
+    try {
+      // Every member gets free loopback ports for its client and peer URLs; service names and
+      // 0.0.0.0 become 127.0.0.1 with those ports.
+      const ports = new Map<string, Map<number, number>>();
+      for (const e of etcds) {
+        ports.set(
+          e,
+          new Map([
+            [clientPort(e), await freePort()],
+            [peerPort(e), await freePort()],
+          ]),
+        );
+      }
+      const local = (self: string, value: string) =>
+        value
+          .replace(
+            /http:\/\/0\.0\.0\.0:(\d+)/g,
+            (_, port: string) => `http://127.0.0.1:${ports.get(self)?.get(Number(port))}`,
+          )
+          .replace(
+            /http:\/\/(etcd-\d+):(\d+)/g,
+            (_, host: string, port: string) =>
+              `http://127.0.0.1:${ports.get(host)?.get(Number(port))}`,
+          );
+      for (const e of etcds) {
+        const args = [...flagsOf(e)].map(([flag, value]) =>
+          flag === "--data-dir" ? `${flag}=${join(dir, e)}` : `${flag}=${local(e, value)}`,
+        );
+        etcdChildren.push(
+          spawn("etcd", [...args, "--log-level=error", "--logger=zap"], { stdio: "ignore" }),
+        );
+      }
+      const endpoints = etcds.map((e) => `127.0.0.1:${ports.get(e)?.get(clientPort(e))}`);
+      await waitFor(
+        "the three etcd members to form a healthy cluster",
+        async () => {
+          const healthy = await Promise.all(
+            endpoints.map((ep) =>
+              fetch(`http://${ep}/health`)
+                .then((r) => r.json() as Promise<{ health?: string }>)
+                .then((b) => b.health === "true")
+                .catch(() => false),
+            ),
+          );
+          return healthy.every(Boolean);
+        },
+        30_000,
+      );
+
+      for (const c of haCoordinators) {
+        const {
+          STRATA_GRPC_ADDR: _g,
+          STRATA_HTTP_ADDR: _h,
+          STRATA_DATA_DIR: _d,
+          STRATA_ADVERTISE_GRPC_ADDR: _ag,
+          STRATA_ADVERTISE_HTTP_ADDR: _ah,
+          ...env
+        } = serviceEnv(c);
+        env.STRATA_ETCD_ENDPOINTS = (env.STRATA_ETCD_ENDPOINTS as string)
+          .split(",")
+          .map((ep) => {
+            const [host, port] = ep.split(":");
+            return `127.0.0.1:${ports.get(host as string)?.get(Number(port))}`;
+          })
+          .join(",");
+        expect(env.STRATA_ETCD_ENDPOINTS.split(",")).toEqual(endpoints);
+        coordinators.push(await startCoordinator(join(dir, c), { env }));
+      }
+      const statuses = async () =>
+        Promise.all(
+          coordinators.map((c) =>
+            fetch(`http://${c.http}/api/status`)
+              .then(
+                (r) =>
+                  r.json() as Promise<{ role: string; leader: { grpc_address: string } | null }>,
+              )
+              .catch(() => ({ role: "down", leader: null })),
+          ),
+        );
+      await waitFor(
+        "one coordinator to lead",
+        async () => (await statuses()).some((s) => s.role === "leader"),
+        20_000,
+      );
+      const seen = await statuses();
+      expect(seen.map((s) => s.role).sort()).toEqual(["follower", "follower", "leader"]);
+      const leader = coordinators[seen.findIndex((s) => s.role === "leader")] as CoordinatorProcess;
+      await waitFor("the followers to name the leader", async () =>
+        (await statuses()).every((s) => s.leader?.grpc_address === leader.grpc),
+      );
+
+      // A worker given every address (a follower first) ends up on the leader.
+      const follower = coordinators.find((c) => c !== leader) as CoordinatorProcess;
+      const sdk = createCoordinatorConnection({
+        addresses: [
+          follower.grpc,
+          ...coordinators.filter((c) => c !== follower).map((c) => c.grpc),
+        ],
+        reconnectTimeoutMs: 10_000,
+      });
+      connection.close = () => sdk.close();
+      const registered = await sdk.unary("registerWorker", {
+        workerId: "worker-ha-1",
+        hostname: "compose-test",
+        port: 0,
+        gpuCount: 0,
+        memoryBytes: 0n,
+        metadata: {},
+      });
+      expect(registered.rank).toBe(0);
+      expect(sdk.address).toBe(leader.grpc);
+    } finally {
+      connection.close();
+      for (const c of coordinators) await c.stop("SIGKILL");
+      await Promise.all(
+        etcdChildren.map(
+          (child) =>
+            new Promise((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
+              child.once("exit", resolve);
+              child.kill("SIGKILL");
+            }),
+        ),
+      );
+      removeDir(dir);
+    }
+  }, 90_000);
+});
+
+/** A loopback port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
