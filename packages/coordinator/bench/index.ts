@@ -702,10 +702,16 @@ async function main(): Promise<void> {
       leaseTtlS: ttlS,
       log: (line) => console.log(line),
     });
-    const worst = Math.max(...trials);
+    const firstRpc = trials.map((t) => t.firstRpcMs);
+    const elected = trials.map((t) => t.electedMs);
+    const worst = Math.max(...firstRpc);
     const targetMs = ttlS * 1_000 + 2_000;
     results.push(
-      `failover with lease TTL ${ttlS} s (kill -9 of the leader → first worker RPC on the new leader, ${trials.length} trials): median ${fmt(median(trials) / 1000, 2)} s, max ${fmt(worst / 1000, 2)} s (target ≤ TTL + 2 s = ${fmt(targetMs / 1000, 0)} s) ${verdict(worst <= targetMs)}`,
+      `failover with lease TTL ${ttlS} s (kill -9 of the leader → first worker RPC on the new leader, ${trials.length} trials): median ${fmt(median(firstRpc) / 1000, 2)} s, max ${fmt(worst / 1000, 2)} s (target ≤ TTL + 2 s = ${fmt(targetMs / 1000, 0)} s) ${verdict(worst <= targetMs)}`,
+    );
+    console.log(results.at(-1));
+    results.push(
+      `  of which until another coordinator serves as leader (its /api/status, polled every 50 ms): median ${fmt(median(elected) / 1000, 2)} s, max ${fmt(Math.max(...elected) / 1000, 2)} s; the rest is the client's backoff`,
     );
     console.log(results.at(-1));
 
