@@ -90,6 +90,12 @@ export {
   taskStatusSchema,
   tasksResponseSchema,
 } from "./tasks.js";
+export type { WorkerHistoryQuery, WorkerHistoryResponse } from "./worker-history.js";
+export {
+  WORKER_SAMPLE_INTERVAL_MS,
+  workerHistoryQuerySchema,
+  workerHistoryResponseSchema,
+} from "./worker-history.js";
 export type {
   ResourceUsageResponse,
   WorkerDetailResponse,

@@ -1,5 +1,7 @@
+import type { WorkerState } from "@strata/runtime-core";
 import type { ApiEvent, ApiEventType, EventLevel } from "../api/events.js";
 import type { HistoryQuery, HistoryResponse, HistorySeries } from "../api/history.js";
+import type { WorkerHistoryQuery, WorkerHistoryResponse } from "../api/worker-history.js";
 
 /** One metric sample: every series' value at `atMs` (null when it had none, e.g. no barrier yet). */
 export interface HistorySample {
@@ -8,12 +10,37 @@ export interface HistorySample {
   values: Readonly<Record<HistorySeries, number | null>>;
 }
 
+/**
+ * One sample of every live worker at one instant, in columns: entry i of every array belongs to
+ * `workerIds[i]`. Columns, not one object per worker, because a batch of 10,000 workers is copied
+ * to the writer thread, and a few arrays copy far faster than thousands of small objects.
+ */
+export interface WorkerSampleBatch {
+  /** Ms since the epoch, at the sampling instant. */
+  atMs: number;
+  workerIds: string[];
+  states: WorkerState[];
+  steps: number[];
+  epochs: number[];
+  /** Steps per second (the monitor's `WorkerRates`); null until two heartbeats were seen. */
+  stepRates: (number | null)[];
+  /** 0 to 100 per core summed; null without a resource report. */
+  cpuPercents: (number | null)[];
+  memoryUsedBytes: (number | null)[];
+  /** Mean utilisation of the worker's GPUs, 0 to 100; null without GPUs. */
+  gpuUtilizationPercents: (number | null)[];
+}
+
 /** Which stored events to read. Every given field must match. */
 export interface EventFilter {
   /** Only events with a smaller seq. */
   beforeSeq?: number;
   /** Only events with a larger seq. */
   afterSeq?: number;
+  /** Only events at or after this time (ms since the epoch). */
+  fromMs?: number;
+  /** Only events before this time (ms since the epoch). */
+  toMs?: number;
   /** The lowest level returned (`info` drops `debug`). */
   minLevel?: EventLevel;
   types?: readonly ApiEventType[];
@@ -33,9 +60,12 @@ export interface EventFilter {
 
 /** How long history keeps what. */
 export interface HistoryRetention {
-  /** Events and samples older than this are deleted, in ms. */
+  /** Events and samples (cluster and per worker) older than this are deleted, in ms. */
   retentionMs: number;
-  /** 1-second samples older than this become 1-minute averages, in ms. */
+  /**
+   * 1-second cluster samples older than this become 1-minute averages, and 10-second worker
+   * samples become 10-minute rows ({@link WORKER_COARSE_MS}), in ms.
+   */
   fullResolutionMs: number;
   /** Most events kept; the oldest go first. */
   maxEvents: number;
@@ -54,17 +84,25 @@ export interface HistoryDatabase {
   /** Durably records that seqs up to `seq` may be handed out (fsynced before it returns). */
   reserveSeq(seq: number): void;
   /**
-   * Appends events (seq ascending) and samples in one transaction: at once (memory), or on a
-   * writer thread (SQLite), resolving when committed.
+   * Appends events (seq ascending), cluster samples and worker samples in one transaction: at
+   * once (memory), or on a writer thread (SQLite), resolving when committed.
    */
-  write(events: readonly ApiEvent[], samples: readonly HistorySample[]): void | Promise<void>;
+  write(
+    events: readonly ApiEvent[],
+    samples: readonly HistorySample[],
+    workerSamples: readonly WorkerSampleBatch[],
+  ): void | Promise<void>;
   /** Stored events matching `filter`. */
   queryEvents(filter: EventFilter): ApiEvent[];
   /** Samples averaged per `stepMs` step over [from, to). */
   readSamples(query: HistoryQuery): HistoryResponse;
+  /** One worker's stored samples per `step_ms` step over [from, to) (see `WorkerHistoryResponse`). */
+  readWorkerSamples(workerId: string, query: WorkerHistoryQuery): WorkerHistoryResponse;
+  /** Whether any sample of `workerId` is stored. */
+  hasWorkerSamples(workerId: string): boolean;
   /**
-   * Applies retention: rolls old 1-second samples up into 1-minute averages, deletes expired
-   * rows. With `now`, at once on the calling thread (at open, before anything is read); else
+   * Applies retention: rolls old 1-second samples up into 1-minute averages and old 10-second
+   * worker samples into 10-minute rows, deletes expired rows. With `now`, at once on the calling thread (at open, before anything is read); else
    * possibly on the writer thread.
    */
   compact(nowMs: number, retention: HistoryRetention, now?: boolean): void;
@@ -84,6 +122,8 @@ export const LEVEL_RANK: Readonly<Record<EventLevel, number>> = {
 export function matchesEventFilter(event: ApiEvent, filter: EventFilter): boolean {
   if (filter.beforeSeq !== undefined && event.seq >= filter.beforeSeq) return false;
   if (filter.afterSeq !== undefined && event.seq <= filter.afterSeq) return false;
+  if (filter.fromMs !== undefined && event.at < filter.fromMs) return false;
+  if (filter.toMs !== undefined && event.at >= filter.toMs) return false;
   if (filter.minLevel !== undefined && LEVEL_RANK[event.level] < LEVEL_RANK[filter.minLevel])
     return false;
   if (filter.types !== undefined && !filter.types.includes(event.type)) return false;
@@ -103,7 +143,7 @@ export function matchesEventFilter(event: ApiEvent, filter: EventFilter): boolea
 }
 
 /** The timestamps of a history answer: the start of every step in [from, to). */
-export function stepStarts(query: HistoryQuery): number[] {
+export function stepStarts(query: Pick<HistoryQuery, "from" | "to" | "step_ms">): number[] {
   const out: number[] = [];
   for (let t = query.from; t < query.to; t += query.step_ms) out.push(t);
   return out;
@@ -111,3 +151,11 @@ export function stepStarts(query: HistoryQuery): number[] {
 
 /** One minute, the resolution samples are downsampled to. */
 export const MINUTE_MS = 60_000;
+
+/**
+ * Ten minutes, the resolution worker samples are rolled up to once older than the full
+ * resolution window: a week of a 10,000-worker cluster is then about 10 million rows (one per
+ * worker per 10 minutes) rather than 600 million, and a week-long chart of one worker needs no
+ * finer step anyway (2,000 points over a week are 5 minutes apart).
+ */
+export const WORKER_COARSE_MS = 600_000;

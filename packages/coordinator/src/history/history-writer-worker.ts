@@ -1,17 +1,24 @@
 /**
- * The history's writer thread: appends events and samples and applies retention on its own
- * SQLite connection, so a burst of thousands of events never stalls the coordinator's event loop
- * (reads stay on the main thread's connection; WAL lets both run). Started by `sqlite-history.ts`.
+ * The history's writer thread: appends events, cluster samples and worker samples and applies
+ * retention on its own SQLite connection, so a burst of thousands of events (or a batch of
+ * 10,000 worker samples) never stalls the coordinator's event loop (reads stay on the main
+ * thread's connection; WAL lets both run). Started by `sqlite-history.ts`.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "libsql";
 import type { ApiEvent } from "../api/events.js";
-import type { HistoryRetention, HistorySample } from "./history-database.js";
+import type { HistoryRetention, HistorySample, WorkerSampleBatch } from "./history-database.js";
 import { prepareHistoryWrites } from "./history-sql.js";
 
 /** A request to the writer thread. */
 export type HistoryWriterRequest =
-  | { type: "write"; id: number; events: readonly ApiEvent[]; samples: readonly HistorySample[] }
+  | {
+      type: "write";
+      id: number;
+      events: readonly ApiEvent[];
+      samples: readonly HistorySample[];
+      workerSamples: readonly WorkerSampleBatch[];
+    }
   | { type: "compact"; id: number; nowMs: number; retention: HistoryRetention }
   | { type: "close"; id: number };
 
@@ -36,8 +43,9 @@ const writes = prepareHistoryWrites(db);
 port.on("message", (request: HistoryWriterRequest) => {
   let reply: HistoryWriterReply;
   try {
-    if (request.type === "write") writes.write(request.events, request.samples);
-    else if (request.type === "compact") writes.compact(request.nowMs, request.retention);
+    if (request.type === "write") {
+      writes.write(request.events, request.samples, request.workerSamples);
+    } else if (request.type === "compact") writes.compact(request.nowMs, request.retention);
     else db.close();
     reply = { id: request.id, ok: true };
   } catch (error) {

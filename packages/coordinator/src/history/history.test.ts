@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManualClock } from "@strata/runtime-core";
+import { ManualClock, type WorkerState } from "@strata/runtime-core";
+import Database from "libsql";
 import { HISTORY_SERIES, type HistorySeries } from "../api/history.js";
-import { type History, openHistory } from "./history.js";
+import { workerHistoryResponseSchema } from "../api/worker-history.js";
+import { HISTORY_FILE, type History, openHistory } from "./history.js";
+import type { WorkerSampleBatch } from "./history-database.js";
 
 const retention = { retentionMs: 3_600_000, fullResolutionMs: 120_000, maxEvents: 50 };
 
@@ -27,6 +30,24 @@ function sample(value: number): Record<HistorySeries, number | null> {
   const values = {} as Record<HistorySeries, number | null>;
   for (const name of HISTORY_SERIES) values[name] = name === "workers_alive" ? value : null;
   return values;
+}
+
+/** A batch of worker samples: `[id, state, step, cpu, gpu]` per worker (step rate = step / 10). */
+function workerBatch(
+  atMs: number,
+  rows: readonly [string, WorkerState, number, number | null, number | null][],
+): WorkerSampleBatch {
+  return {
+    atMs,
+    workerIds: rows.map((r) => r[0]),
+    states: rows.map((r) => r[1]),
+    steps: rows.map((r) => r[2]),
+    epochs: rows.map(() => 1),
+    stepRates: rows.map((r) => r[2] / 10),
+    cpuPercents: rows.map((r) => r[3]),
+    memoryUsedBytes: rows.map((r) => (r[3] === null ? null : 1_000 + r[2])),
+    gpuUtilizationPercents: rows.map((r) => r[4]),
+  };
 }
 
 describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
@@ -86,7 +107,162 @@ describe.each([["sqlite"], ["memory"]])("history (%s)", (kind) => {
     await later.close();
   });
 
+  test("worker samples: latest step and state per step, means of the rest, nulls where none", async () => {
+    const history = open(new ManualClock(10 * 60_000));
+    history.addWorkerSamples(
+      workerBatch(0, [
+        ["w-a", "training", 10, 100, 50],
+        ["w-b", "idle", 0, null, null],
+      ]),
+    );
+    history.addWorkerSamples(workerBatch(10_000, [["w-a", "training", 30, 200, 70]]));
+    history.addWorkerSamples(workerBatch(20_000, [["w-a", "checkpointing", 40, 150, null]]));
+    // Nothing is readable before the batch is written.
+    expect(history.readWorkerSamples("w-a", { from: 0, to: 40_000, step_ms: 10_000 }).step).toEqual(
+      [null, null, null, null],
+    );
+    await history.flush();
+    const fine = workerHistoryResponseSchema.parse(
+      history.readWorkerSamples("w-a", { from: 0, to: 40_000, step_ms: 10_000 }),
+    );
+    expect(fine).toEqual({
+      worker_id: "w-a",
+      from: 0,
+      to: 40_000,
+      step_ms: 10_000,
+      first_sample_at: 0,
+      last_sample_at: 20_000,
+      timestamps: [0, 10_000, 20_000, 30_000],
+      step: [10, 30, 40, null],
+      epoch: [1, 1, 1, null],
+      state: ["training", "training", "checkpointing", null],
+      step_rate: [1, 3, 4, null],
+      cpu_percent: [100, 200, 150, null],
+      memory_used_bytes: [1_010, 1_030, 1_040, null],
+      gpu_utilization_percent: [50, 70, null, null],
+    });
+    const coarse = history.readWorkerSamples("w-a", { from: 0, to: 40_000, step_ms: 20_000 });
+    expect(coarse.step).toEqual([30, 40]);
+    expect(coarse.state).toEqual(["training", "checkpointing"]);
+    expect(coarse.cpu_percent).toEqual([150, 150]);
+    expect(coarse.gpu_utilization_percent).toEqual([60, null]);
+    const idle = history.readWorkerSamples("w-b", { from: 0, to: 20_000, step_ms: 10_000 });
+    expect(idle.state).toEqual(["idle", null]);
+    expect(idle.cpu_percent).toEqual([null, null]);
+    const nobody = history.readWorkerSamples("w-x", { from: 0, to: 20_000, step_ms: 10_000 });
+    expect(nobody.step).toEqual([null, null]);
+    expect(nobody.first_sample_at).toBeNull();
+    // Known through samples, or through an event naming the worker; else unknown.
+    expect(history.knowsWorker("w-a")).toBe(true);
+    expect(history.knowsWorker("w-x")).toBe(false);
+    event(history, "w-x");
+    expect(history.knowsWorker("w-x")).toBe(true);
+    await history.close();
+  });
+
+  test("events filter by time: from inclusive, to exclusive, in the ring and in the database", async () => {
+    const history = open();
+    for (let i = 0; i < 6; i++) event(history, `e${i}`, 1_000 * i);
+    await history.flush();
+    const within = (fromMs?: number, toMs?: number) =>
+      history
+        .query({
+          limit: 100,
+          ...(fromMs === undefined ? {} : { fromMs }),
+          ...(toMs === undefined ? {} : { toMs }),
+        })
+        .map((e) => e.message);
+    expect(within(2_000, 4_000)).toEqual(["e3", "e2"]);
+    expect(within(4_000)).toEqual(["e5", "e4"]);
+    expect(within(undefined, 1_000)).toEqual(["e0"]);
+    await history.close();
+    if (kind === "memory") return;
+    // From the database alone (a reopened history's ring is reloaded, so read older than it).
+    const reopened = openHistory({
+      dataDir: dir,
+      retention,
+      clock: new ManualClock(1_000_000),
+      ringSize: 16,
+    });
+    for (let i = 6; i < 40; i++) event(reopened, `e${i}`, 1_000 * i);
+    expect(
+      reopened.query({ limit: 100, fromMs: 2_000, toMs: 4_000 }).map((e) => e.message),
+    ).toEqual(["e3", "e2"]);
+    expect(
+      reopened
+        .query({ limit: 100, fromMs: 2_000, toMs: 4_000, order: "asc" })
+        .map((e) => e.message),
+    ).toEqual(["e2", "e3"]);
+    await reopened.close();
+  });
+
+  test("worker samples older than the full resolution become 10-minute rows; expired ones go", async () => {
+    const hour = 3_600_000;
+    const clock = new ManualClock(hour);
+    const kept = { ...retention, retentionMs: 80 * 60_000 };
+    const history = openHistory({
+      ...(kind === "sqlite" ? { dataDir: dir } : {}),
+      retention: kept,
+      clock,
+    });
+    // 30 minutes of 10-second samples of one worker, from 0.
+    for (let t = 0; t < 30 * 60_000; t += 10_000) {
+      history.addWorkerSamples(
+        workerBatch(t, [["w-a", "training", t / 1_000, t < 600_000 ? 10 : 30, null]]),
+      );
+    }
+    await history.flush();
+    if (kind === "sqlite") {
+      await history.close();
+    }
+    // Half an hour later (at 90 minutes): samples older than 2 minutes are rolled up, and with
+    // an 80-minute retention the first 10 minutes are gone. SQLite applies retention when it
+    // opens; memory on its timer, once a minute of its clock.
+    clock.advance(30 * 60_000);
+    const later =
+      kind === "sqlite" ? openHistory({ dataDir: dir, retention: kept, clock }) : history;
+    const rows = later.readWorkerSamples("w-a", { from: 0, to: 30 * 60_000, step_ms: 600_000 });
+    expect(rows.step).toEqual([null, 1_190, 1_790]);
+    expect(rows.cpu_percent).toEqual([null, 30, 30]);
+    expect(rows.first_sample_at).toBe(600_000);
+    expect(rows.last_sample_at).toBe(1_200_000);
+    // One row per 10 minutes now, at the bucket's start.
+    const fine = later.readWorkerSamples("w-a", { from: 600_000, to: 1_200_000, step_ms: 10_000 });
+    expect(fine.step.filter((v) => v !== null)).toEqual([1_190]);
+    expect(fine.step[0]).toBe(1_190);
+    await later.close();
+  });
+
   if (kind === "sqlite") {
+    test("a history.db from before worker samples opens, keeps its events and gains the table", async () => {
+      const path = join(dir, HISTORY_FILE);
+      const old = new Database(path);
+      old.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE events (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, type TEXT NOT NULL,
+          level INTEGER NOT NULL, source TEXT NOT NULL, worker_id TEXT, task_id TEXT,
+          dataset_id TEXT, barrier_id TEXT, job_id TEXT, message TEXT NOT NULL,
+          data_json TEXT NOT NULL);
+        CREATE TABLE samples (tier INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+          workers_alive REAL, PRIMARY KEY (tier, at_ms)) WITHOUT ROWID;
+        INSERT INTO meta VALUES ('reserved_seq', '7');
+        INSERT INTO events VALUES (7, 999000, 'log', 1, 'test', 'w-old', NULL, NULL, NULL, NULL,
+          'from before', '{}');
+      `);
+      old.close();
+      const history = open();
+      expect(history.nextSeq).toBe(8);
+      expect(history.query({ limit: 10 }).map((e) => e.message)).toEqual(["from before"]);
+      expect(history.knowsWorker("w-old")).toBe(true);
+      history.addWorkerSamples(workerBatch(990_000, [["w-new", "idle", 3, 5, null]]));
+      await history.close();
+      const reopened = open();
+      expect(
+        reopened.readWorkerSamples("w-new", { from: 990_000, to: 1_000_000, step_ms: 10_000 }).step,
+      ).toEqual([3]);
+      await reopened.close();
+    });
+
     test("seq is reserved in blocks: a reopened history never hands out a seq it may have shown", async () => {
       const first = open();
       for (let i = 0; i < 5; i++) event(first, `e${i}`);

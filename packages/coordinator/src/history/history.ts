@@ -8,12 +8,14 @@ import {
 } from "@strata/runtime-core";
 import type { ApiEvent } from "../api/events.js";
 import type { HistoryQuery, HistoryResponse } from "../api/history.js";
+import type { WorkerHistoryQuery, WorkerHistoryResponse } from "../api/worker-history.js";
 import {
   type EventFilter,
   type HistoryDatabase,
   type HistoryRetention,
   type HistorySample,
   matchesEventFilter,
+  type WorkerSampleBatch,
 } from "./history-database.js";
 import { createMemoryHistory } from "./memory-history.js";
 import { openSqliteHistory } from "./sqlite-history.js";
@@ -29,6 +31,10 @@ export const HISTORY_FILE = "history.db";
 const SEQ_BLOCK = 100_000;
 /** How often retention runs, in ms. */
 const COMPACT_INTERVAL_MS = 60_000;
+/** Cluster samples kept for writing while writes fail (an hour of 1-second samples). */
+const MAX_PENDING_SAMPLES = 3_600;
+/** Worker sample batches kept for writing while writes fail (10 minutes of 10-second batches). */
+const MAX_PENDING_WORKER_BATCHES = 60;
 
 /** Options for {@link openHistory}. */
 export interface HistoryOptions {
@@ -49,10 +55,12 @@ export type ReplayResult =
   | { ok: false; reason: "replay_limit" | "unknown_seq" | "history_unavailable" };
 
 /**
- * The coordinator's history: every event with its `seq` (which keeps growing across restarts)
- * and the 1-second metric samples, in a database of its own (`history.db`). Appending is
- * synchronous and cheap: events go to listeners and an in-memory ring at once and are written
- * in batches every `flushIntervalMs` (and on {@link History.flush}), off every request path.
+ * The coordinator's history: every event with its `seq` (which keeps growing across restarts),
+ * the 1-second metric samples and the 10-second samples of every live worker, in a database of
+ * its own (`history.db`). Appending is synchronous and cheap: events go to listeners and an
+ * in-memory ring at once and are written in batches every `flushIntervalMs` (and on
+ * {@link History.flush}), off every request path. A `kill -9` loses at most what was appended
+ * since the last committed batch (the monitor flushes once a second).
  */
 export interface History {
   readonly kind: "sqlite" | "memory";
@@ -72,6 +80,15 @@ export interface History {
   addSample(sample: HistorySample): void;
   /** Samples averaged per step (what `/api/history` answers). */
   readSamples(query: HistoryQuery): HistoryResponse;
+  /** Queues one sample of every live worker for writing (taken by the monitor every 10 s). */
+  addWorkerSamples(batch: WorkerSampleBatch): void;
+  /** One worker's stored samples per step (what `/api/workers/:id/history` answers). */
+  readWorkerSamples(workerId: string, query: WorkerHistoryQuery): WorkerHistoryResponse;
+  /**
+   * Whether history holds anything of `workerId`: a stored sample or an event naming it (so a
+   * worker the engine no longer remembers still has its history).
+   */
+  knowsWorker(workerId: string): boolean;
   /**
    * Writes everything buffered now (a tick on the event stream follows a flush). Resolves once
    * it is stored (SQLite commits on a writer thread); never rejects (a failed write is retried).
@@ -105,6 +122,7 @@ class BufferedHistory implements History {
   readonly #listeners = new Set<(event: ApiEvent) => void>();
   #pendingEvents: ApiEvent[] = [];
   #pendingSamples: HistorySample[] = [];
+  #pendingWorkerSamples: WorkerSampleBatch[] = [];
   #lastSeq: number;
   #reserved: number;
   #timer: TimerHandle | undefined;
@@ -238,14 +256,36 @@ class BufferedHistory implements History {
     return this.#db.readSamples(query);
   }
 
+  addWorkerSamples(batch: WorkerSampleBatch): void {
+    if (!this.#closed && batch.workerIds.length > 0) this.#pendingWorkerSamples.push(batch);
+  }
+
+  readWorkerSamples(workerId: string, query: WorkerHistoryQuery): WorkerHistoryResponse {
+    return this.#db.readWorkerSamples(workerId, query);
+  }
+
+  knowsWorker(workerId: string): boolean {
+    return (
+      this.#db.hasWorkerSamples(workerId) ||
+      this.#pendingWorkerSamples.some((b) => b.workerIds.includes(workerId)) ||
+      this.query({ workerId, limit: 1 }).length > 0
+    );
+  }
+
   flush(): Promise<void> {
-    if (this.#pendingEvents.length === 0 && this.#pendingSamples.length === 0) {
+    if (
+      this.#pendingEvents.length === 0 &&
+      this.#pendingSamples.length === 0 &&
+      this.#pendingWorkerSamples.length === 0
+    ) {
       return this.#inFlight;
     }
     const events = this.#pendingEvents;
     const samples = this.#pendingSamples;
+    const workerSamples = this.#pendingWorkerSamples;
     this.#pendingEvents = [];
     this.#pendingSamples = [];
+    this.#pendingWorkerSamples = [];
     const failed = (error: unknown) => {
       if (!this.#failing) this.#log.error({ err: error }, "history write failed; will retry");
       this.#failing = true;
@@ -254,10 +294,17 @@ class BufferedHistory implements History {
       // are dropped (they stay readable from the ring until it turns over).
       this.#pendingEvents = [...events, ...this.#pendingEvents];
       this.#pendingSamples = [...samples, ...this.#pendingSamples];
+      this.#pendingWorkerSamples = [...workerSamples, ...this.#pendingWorkerSamples];
       const extra = this.#pendingEvents.length - this.#ring.length;
       if (extra > 0) this.#pendingEvents.splice(0, extra);
-      if (this.#pendingSamples.length > 3_600) {
-        this.#pendingSamples.splice(0, this.#pendingSamples.length - 3_600);
+      if (this.#pendingSamples.length > MAX_PENDING_SAMPLES) {
+        this.#pendingSamples.splice(0, this.#pendingSamples.length - MAX_PENDING_SAMPLES);
+      }
+      if (this.#pendingWorkerSamples.length > MAX_PENDING_WORKER_BATCHES) {
+        this.#pendingWorkerSamples.splice(
+          0,
+          this.#pendingWorkerSamples.length - MAX_PENDING_WORKER_BATCHES,
+        );
       }
     };
     const worked = () => {
@@ -265,7 +312,7 @@ class BufferedHistory implements History {
       this.#failing = false;
     };
     try {
-      const written = this.#db.write(events, samples);
+      const written = this.#db.write(events, samples, workerSamples);
       if (written instanceof Promise) {
         const done = written.then(worked, failed);
         this.#inFlight = Promise.all([this.#inFlight, done]).then(() => undefined);

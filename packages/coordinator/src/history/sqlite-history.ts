@@ -1,13 +1,14 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { Code, RuntimeError } from "@strata/runtime-core";
+import { Code, RuntimeError, type WorkerState } from "@strata/runtime-core";
 import Database from "libsql";
 import type { ApiEvent, ApiEventType, EventLevel } from "../api/events.js";
 import { HISTORY_SERIES, type HistoryQuery, type HistoryResponse } from "../api/history.js";
 import { type HistoryDatabase, LEVEL_RANK, stepStarts } from "./history-database.js";
-import { prepareHistoryWrites } from "./history-sql.js";
+import { prepareHistoryWrites, WORKER_SAMPLES_SCHEMA } from "./history-sql.js";
 import type { HistoryWriterReply, HistoryWriterRequest } from "./history-writer-worker.js";
+import { toWorkerHistoryResponse } from "./worker-history-columns.js";
 
 type Db = InstanceType<typeof Database>;
 type Row = Record<string, unknown>;
@@ -110,7 +111,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * event survives `kill -9` once its batch was written (and a machine crash once SQLite
  * checkpoints its WAL). The series
  * columns of `samples` follow {@link HISTORY_SERIES}: a series added later gets its column on the
- * next start.
+ * next start; a database from before worker samples gets their table on the next start.
  *
  * @throws RuntimeError(Unavailable) when the file cannot be opened.
  */
@@ -125,6 +126,7 @@ export function openSqliteHistory(path: string): HistoryDatabase {
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
     db.exec(SCHEMA);
+    db.exec(WORKER_SAMPLES_SCHEMA);
     const columns = new Set(
       (db.prepare("PRAGMA table_info(samples)").all() as Row[]).map((r) => String(r.name)),
     );
@@ -146,6 +148,19 @@ export function openSqliteHistory(path: string): HistoryDatabase {
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
     maxSeq: db.prepare("SELECT max(seq) AS seq FROM events"),
+    // Per step: the latest sample's state, step and epoch (SQLite takes bare columns from the
+    // row holding the single max()), mean rates and resources.
+    workerSteps: db.prepare(
+      `SELECT CAST((at_ms - ?) / ? AS INTEGER) AS idx, max(at_ms) AS last_at, state, step, epoch,
+         avg(step_rate) AS rate, avg(cpu_percent) AS cpu, avg(memory_used_bytes) AS memory,
+         avg(gpu_utilization_percent) AS gpu
+       FROM worker_samples WHERE worker_id = ? AND at_ms >= ? AND at_ms < ?
+       GROUP BY idx ORDER BY idx`,
+    ),
+    workerSpan: db.prepare(
+      "SELECT min(at_ms) AS first, max(at_ms) AS last FROM worker_samples WHERE worker_id = ?",
+    ),
+    hasWorker: db.prepare("SELECT 1 AS one FROM worker_samples WHERE worker_id = ? LIMIT 1"),
   };
 
   let closed = false;
@@ -167,9 +182,11 @@ export function openSqliteHistory(path: string): HistoryDatabase {
         db.pragma("synchronous = NORMAL");
       }
     },
-    write(events, samples) {
-      if (events.length === 0 && samples.length === 0) return Promise.resolve();
-      return writer.send({ type: "write", events, samples });
+    write(events, samples, workerSamples) {
+      if (events.length === 0 && samples.length === 0 && workerSamples.length === 0) {
+        return Promise.resolve();
+      }
+      return writer.send({ type: "write", events, samples, workerSamples });
     },
     queryEvents(filter) {
       const where: string[] = [];
@@ -180,6 +197,8 @@ export function openSqliteHistory(path: string): HistoryDatabase {
       };
       if (filter.beforeSeq !== undefined) add("seq < ?", filter.beforeSeq);
       if (filter.afterSeq !== undefined) add("seq > ?", filter.afterSeq);
+      if (filter.fromMs !== undefined) add("at_ms >= ?", filter.fromMs);
+      if (filter.toMs !== undefined) add("at_ms < ?", filter.toMs);
       if (filter.minLevel !== undefined) add("level >= ?", LEVEL_RANK[filter.minLevel]);
       if (filter.types !== undefined) {
         where.push(`type IN (${filter.types.map(() => "?").join(", ") || "NULL"})`);
@@ -206,6 +225,38 @@ export function openSqliteHistory(path: string): HistoryDatabase {
         )
         .all(query.from, query.step_ms, query.from, query.to) as Row[];
       return toResponse(query, rows);
+    },
+    readWorkerSamples(workerId, query) {
+      const rows = stmt.workerSteps.all(
+        query.from,
+        query.step_ms,
+        workerId,
+        query.from,
+        query.to,
+      ) as Row[];
+      const span = stmt.workerSpan.get(workerId) as Row | undefined;
+      const nullable = (value: unknown) =>
+        value === null || value === undefined ? null : Number(value);
+      return toWorkerHistoryResponse(
+        workerId,
+        query,
+        rows.map((r) => ({
+          index: Number(r.idx),
+          state: String(r.state) as WorkerState,
+          step: Number(r.step),
+          epoch: Number(r.epoch),
+          stepRate: nullable(r.rate),
+          cpuPercent: nullable(r.cpu),
+          memoryUsedBytes: nullable(r.memory),
+          gpuUtilizationPercent: nullable(r.gpu),
+        })),
+        span === undefined || span.first === null || span.first === undefined
+          ? undefined
+          : { first: Number(span.first), last: Number(span.last) },
+      );
+    },
+    hasWorkerSamples(workerId) {
+      return stmt.hasWorker.get(workerId) !== undefined;
     },
     compact(nowMs, retention, now) {
       if (now === true) here.compact(nowMs, retention);
