@@ -14,6 +14,7 @@ import { BarrierTracker } from "./barrier-tracker.js";
 import { CheckpointTracker } from "./checkpoint-tracker.js";
 import { ClusterStats, type WorkerCounts } from "./cluster-stats.js";
 import { WorkerRates } from "./worker-rates.js";
+import { WorkerSampler } from "./worker-sampler.js";
 
 /** Options for {@link ClusterMonitor}. */
 export interface ClusterMonitorOptions {
@@ -37,14 +38,16 @@ export interface ClusterMonitorOptions {
 /**
  * The coordinator's once-a-second loop over the engine: derives worker step rates and cluster
  * rates, reconciles tasks with what workers report, warns (as `log` events) about workers whose
- * heartbeats are late, records a metric sample in history, flushes history, and publishes the
- * tick (the sample plus the workers whose live values changed) to the event stream.
+ * heartbeats are late, records a metric sample in history (and every 10 s a sample of each live
+ * worker), flushes history, and publishes the tick (the sample plus the workers whose live
+ * values changed) to the event stream.
  */
 export class ClusterMonitor {
   readonly rates = new WorkerRates();
   readonly barriers = new BarrierTracker();
   readonly checkpoints = new CheckpointTracker();
   readonly stats: ClusterStats;
+  readonly #sampler: WorkerSampler;
   readonly #o: ClusterMonitorOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -61,6 +64,7 @@ export class ClusterMonitor {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ component: "monitor" });
     this.#startedAtMs = this.#clock.now();
+    this.#sampler = new WorkerSampler(this.#startedAtMs);
     this.stats = new ClusterStats(
       options.metrics,
       this.rates,
@@ -122,13 +126,16 @@ export class ClusterMonitor {
     const changed: WorkerTick[] = [];
     const wantTicks = this.#o.wantsTicks?.() ?? true;
     this.rates.begin();
+    const sampling = this.#sampler.begin(now);
     engine.forEachWorker((w) => {
       this.rates.note(w);
       this.stats.count(w, counts);
       this.#warnLate(w, now, timeoutMs);
+      if (sampling) this.#sampler.note(w, this.rates.stepRate(w.workerId));
       if (wantTicks) this.#noteChange(w, changed);
     });
     this.rates.end();
+    const workerSamples = this.#sampler.end();
     if (this.#previous.size > counts.total) this.#forgetGone();
     if (this.#late.size > counts.total) this.#forgetLate();
     const figures = this.stats.observe(snapshot, counts);
@@ -140,6 +147,7 @@ export class ClusterMonitor {
     }
     const sample = ClusterStats.sampleOf(figures);
     history.addSample({ atMs: now, values: sample });
+    if (workerSamples !== undefined) history.addWorkerSamples(workerSamples);
     history.flush();
     this.#o.onTick({ at: now, sample, workers: changed });
   }
