@@ -111,7 +111,11 @@ export const streamTickSchema = z.object({
 /** The once-a-second stream message. */
 export type StreamTick = z.infer<typeof streamTickSchema>;
 
-/** `GET /api/events/recent?limit=&type=&worker_id=&task_id=&q=&before=` (newest last). */
+/**
+ * `GET /api/events/recent?limit=&type=&worker_id=&task_id=&q=&before=&from=&to=` (newest last):
+ * `from`/`to` (ms since the epoch) keep events at or after `from` and before `to`; `from` must be
+ * before `to` (400 naming `from`).
+ */
 export const eventsResponseSchema = z.object({
   events: z.array(apiEventSchema),
   /** Pass as `before` to page back; null when there is nothing older. */

@@ -20,10 +20,11 @@ export const logResponseSchema = z.object({
 export type LogResponse = z.infer<typeof logResponseSchema>;
 
 /**
- * `GET /api/logs?limit=&level=&source=&task_id=&worker_id=&q=`: newest first, `limit` 1 to
- * 10,000 (default 100, as in the original); `level` is the lowest level shown (default `info`,
- * so per-arrival and per-shard `debug` events stay out unless asked for); `q` searches the
- * message (case-insensitive substring).
+ * `GET /api/logs?limit=&level=&source=&task_id=&worker_id=&q=&from=&to=`: newest first, `limit`
+ * 1 to 10,000 (default 100, as in the original); `level` is the lowest level shown (default
+ * `info`, so per-arrival and per-shard `debug` events stay out unless asked for); `q` searches
+ * the message (case-insensitive substring); `from`/`to` (ms since the epoch) keep lines at or
+ * after `from` and before `to`.
  */
 export const logsResponseSchema = z.array(logResponseSchema);
 /** `GET /api/logs`. */

@@ -8,6 +8,11 @@ import {
 } from "../api/events.js";
 import { HISTORY_SERIES, type HistoryResponse, historyQuerySchema } from "../api/history.js";
 import type { LogsResponse } from "../api/logs.js";
+import {
+  WORKER_SAMPLE_INTERVAL_MS,
+  type WorkerHistoryResponse,
+  workerHistoryQuerySchema,
+} from "../api/worker-history.js";
 import { eventToLog } from "../views/engine-event-to-api.js";
 import type { ApiContext } from "./api-context.js";
 import { methodNotAllowed } from "./method-not-allowed.js";
@@ -17,6 +22,55 @@ import { integerQuery, parseRequest, textQuery } from "./request-validation.js";
 const DEFAULT_SPAN_MS = 3_600_000;
 /** Most points one `/api/history` answer may hold per series. */
 const MAX_POINTS = 100_000;
+/** Most points one `/api/workers/:id/history` answer may hold (eight columns each). */
+const MAX_WORKER_POINTS = 20_000;
+/** Points a history answer aims at when no `step_ms` is given. */
+const DEFAULT_POINTS = 2_000;
+
+/** A query's `from`/`to` (ms since the epoch): each optional, and `from` before `to` when both are given. */
+function timeWindow(query: Readonly<Record<string, unknown>>): { from?: number; to?: number } {
+  const to = integerQuery(query, "to", { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const from = integerQuery(query, "from", { min: 0, max: Number.MAX_SAFE_INTEGER });
+  if (from !== undefined && to !== undefined && from >= to) {
+    throw new RuntimeError("from: must be before to", {
+      code: Code.InvalidArgument,
+      details: { field: "from" },
+    });
+  }
+  return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+}
+
+/**
+ * The span and resolution of a history read: `from`/`to` default to the last hour before now,
+ * `step_ms` to whatever gives about {@link DEFAULT_POINTS} points (never below `minStepMs`);
+ * more than `maxPoints` points is 400 naming `step_ms`.
+ */
+function historySpan(
+  query: Readonly<Record<string, unknown>>,
+  nowMs: number,
+  minStepMs: number,
+  maxPoints: number,
+): { from: number; to: number; step_ms: number } {
+  const given = timeWindow(query);
+  const to = given.to ?? nowMs;
+  const from = given.from ?? Math.max(0, to - DEFAULT_SPAN_MS);
+  if (from >= to) {
+    throw new RuntimeError("from: must be before to", {
+      code: Code.InvalidArgument,
+      details: { field: "from" },
+    });
+  }
+  const stepMs =
+    integerQuery(query, "step_ms", { min: minStepMs, max: 86_400_000 }) ??
+    Math.max(minStepMs, Math.ceil((to - from) / DEFAULT_POINTS));
+  if ((to - from) / stepMs > maxPoints) {
+    throw new RuntimeError(`step_ms: at most ${maxPoints} points per series; use a larger step`, {
+      code: Code.InvalidArgument,
+      details: { field: "step_ms" },
+    });
+  }
+  return { from, to, step_ms: stepMs };
+}
 
 function list(raw: string | undefined): string[] | undefined {
   return raw
@@ -48,9 +102,10 @@ function names<T extends string>(
 }
 
 /**
- * What history keeps: `/api/history` (metric series), `/api/logs` (events as the original's log
- * lines) and `/api/events/recent` (events, paged back with `before`). They outlive the job and a
- * restart of the coordinator.
+ * What history keeps: `/api/history` (metric series), `/api/workers/:id/history` (one worker's
+ * samples), `/api/logs` (events as the original's log lines) and `/api/events/recent` (events,
+ * paged back with `before`; logs and events within `from`/`to` when given). They outlive the job,
+ * the worker and a restart of the coordinator.
  */
 export function historyRoutes(ctx: ApiContext): Router {
   const router = Router();
@@ -58,48 +113,37 @@ export function historyRoutes(ctx: ApiContext): Router {
   router
     .route("/api/history")
     .get((request, response) => {
-      const now = ctx.clock.now();
-      const to = integerQuery(request.query, "to", {
-        min: 0,
-        max: Number.MAX_SAFE_INTEGER,
-        fallback: now,
-      }) as number;
-      const from = integerQuery(request.query, "from", {
-        min: 0,
-        max: Number.MAX_SAFE_INTEGER,
-        fallback: Math.max(0, to - DEFAULT_SPAN_MS),
-      }) as number;
-      if (from >= to) {
-        throw new RuntimeError("from: must be before to", {
-          code: Code.InvalidArgument,
-          details: { field: "from" },
-        });
-      }
-      const stepMs =
-        integerQuery(request.query, "step_ms", { min: 1_000, max: 86_400_000 }) ??
-        Math.max(1_000, Math.ceil((to - from) / 2_000));
-      if ((to - from) / stepMs > MAX_POINTS) {
-        throw new RuntimeError(
-          `step_ms: at most ${MAX_POINTS} points per series; use a larger step`,
-          {
-            code: Code.InvalidArgument,
-            details: { field: "step_ms" },
-          },
-        );
-      }
+      const span = historySpan(request.query, ctx.clock.now(), 1_000, MAX_POINTS);
       const query = parseRequest(
         historyQuerySchema,
         {
           series: names(textQuery(request.query, "series", 1_000), HISTORY_SERIES, "series") ?? [
             ...HISTORY_SERIES,
           ],
-          from,
-          to,
-          step_ms: stepMs,
+          ...span,
         },
         "query",
       );
       const body: HistoryResponse = ctx.history.readSamples(query);
+      response.json(body);
+    })
+    .all(methodNotAllowed("GET"));
+
+  router
+    .route("/api/workers/:id/history")
+    .get((request, response) => {
+      const id = request.params.id as string;
+      const query = parseRequest(
+        workerHistoryQuerySchema,
+        historySpan(request.query, ctx.clock.now(), WORKER_SAMPLE_INTERVAL_MS, MAX_WORKER_POINTS),
+        "query",
+      );
+      // Known: the engine has its record (alive, dead or departed), or history has its samples
+      // or events (the engine forgets the oldest retired workers; history keeps them).
+      if (ctx.engine.worker(id) === undefined && !ctx.history.knowsWorker(id)) {
+        throw new RuntimeError(`worker "${id}" not found`, { code: Code.NotFound });
+      }
+      const body: WorkerHistoryResponse = ctx.history.readWorkerSamples(id, query);
       response.json(body);
     })
     .all(methodNotAllowed("GET"));
@@ -121,10 +165,13 @@ export function historyRoutes(ctx: ApiContext): Router {
       const taskId = textQuery(request.query, "task_id", 128);
       const workerId = textQuery(request.query, "worker_id", 128);
       const text = textQuery(request.query, "q", 256);
+      const window = timeWindow(request.query);
       const body: LogsResponse = ctx.history
         .query({
           minLevel: level ?? "info",
           limit,
+          ...(window.from === undefined ? {} : { fromMs: window.from }),
+          ...(window.to === undefined ? {} : { toMs: window.to }),
           ...(source === undefined ? {} : { source }),
           ...(taskId === undefined ? {} : { taskId }),
           ...(workerId === undefined ? {} : { workerId }),
@@ -155,8 +202,11 @@ export function historyRoutes(ctx: ApiContext): Router {
       const workerId = textQuery(request.query, "worker_id", 128);
       const taskId = textQuery(request.query, "task_id", 128);
       const text = textQuery(request.query, "q", 256);
+      const window = timeWindow(request.query);
       const found = ctx.history.query({
         limit: limit + 1,
+        ...(window.from === undefined ? {} : { fromMs: window.from }),
+        ...(window.to === undefined ? {} : { toMs: window.to }),
         ...(before === undefined ? {} : { beforeSeq: before }),
         ...(types === undefined ? {} : { types }),
         ...(workerId === undefined ? {} : { workerId }),

@@ -40,6 +40,7 @@ describe("with a token", () => {
     "/api/status",
     "/api/workers",
     "/api/workers/w",
+    "/api/workers/w/history",
     "/api/datasets",
     "/api/datasets/d",
     "/api/checkpoints",
