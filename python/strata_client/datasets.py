@@ -177,6 +177,41 @@ class DatasetRegistry:
             epoch_complete=response.epoch_complete,
         )
 
+    def claim_shard(
+        self,
+        dataset_id: str,
+        epoch: int,
+        shard_id: int,
+        *,
+        at: int,
+        membership_version: int = 0,
+    ) -> ProgressAck:
+        """Claims one shard of this worker's assignment for `epoch` without consuming anything (a
+        zero-length `ReportShardProgress` range `[at, at)`; a low-level call: `samples()` claims
+        each shard before it hands out the shard's first sample). From then on the shard stays
+        with this worker for the epoch while it lives, so a worker joining meanwhile is never given
+        it. `at` is a sample index inside the shard, usually its first unread one.
+        `membership_version` is the version of the assignment you read (0 = not checked); when the
+        shard has moved to another worker the coordinator answers `StrataError(FAILED_PRECONDITION)`:
+        read the assignment again.
+        """
+        info = self._orch._require_registered()
+        check_id(dataset_id, "dataset_id")
+        check_int(epoch, "epoch")
+        check_int(shard_id, "shard_id")
+        check_int(at, "at")
+        check_int(membership_version, "membership_version")
+        response = self._orch.connection.unary("ReportShardProgress", pb.ShardProgress(
+            worker_id=info.worker_id, dataset_id=dataset_id, epoch=epoch, shard_id=shard_id,
+            consumed=[pb.SampleRange(start=at, end=at)], membership_version=membership_version))
+        return ProgressAck(
+            accepted=response.accepted,
+            membership_version=response.membership_version,
+            consumed_samples=response.consumed_samples,
+            shard_complete=response.shard_complete,
+            epoch_complete=response.epoch_complete,
+        )
+
     def get_position(self, dataset_id: str, epoch: int) -> DataPosition:
         """The data position of `epoch`: which samples were reported consumed, by any worker.
 
@@ -225,8 +260,9 @@ class DatasetRegistry:
 
         Args:
             report_every: report consumed samples to the coordinator once this many are pending
-                (and always when a shard ends, on the first sample of a shard, and on `flush()`).
-                Smaller loses less work to a crash, larger costs fewer RPCs. Default 64.
+                (and always when a shard ends, and on `flush()`). Smaller loses less work to a
+                crash, larger costs fewer RPCs. Default 64. (Each shard is also claimed, with a
+                zero-length report, before its first sample is handed out.)
             wait_for_epoch: when this worker's shards are done but the epoch is not, wait and take
                 over the shards of workers that die (default True). Set it False when the caller
                 synchronises ranks itself (data-parallel training: a rank waiting here would stall
@@ -283,10 +319,15 @@ class EpochSamples(Iterator[int]):
     come in the coordinator's reading order (shuffled per epoch when the dataset shuffles);
     samples of a shard in index order.
 
+    **Claims**: before it hands out the first sample of a shard, the iterator claims the shard
+    (`claim_shard`, a zero-length `ReportShardProgress`): the shard then stays with this worker
+    for the epoch, so a worker joining meanwhile is never given a shard this one is reading. A
+    shard that moved before the claim (the assignment was stale) is dropped and the assignment read
+    again; no sample of it was handed out.
+
     **When a sample counts as consumed**: when you come back for more (the next `next()` or
     `take()`), or call `flush()`. Consumed samples are reported with `ReportShardProgress` in
-    batches (`report_every`), and at once for a shard's first samples (that report claims the
-    shard: it then stays with this worker when others join) and when a shard ends. Reported
+    batches (`report_every`), and at once when a shard ends. Reported
     samples are never served again this epoch, to any worker; samples handed out but not reported
     when a worker dies are served again (to the worker that takes over its shard). So call
     `flush()` before you save a checkpoint, and after your last batch if you leave the loop early.
@@ -323,12 +364,13 @@ class EpochSamples(Iterator[int]):
         self._handed: list[tuple[int, int, int]] = []  # (shard, start, end) handed out, not consumed
         self._pending: dict[int, list[tuple[int, int]]] = {}  # consumed, not reported
         self._pending_count = 0
-        self._claimed: set[int] = set()
+        self._claims = True  # False after an old coordinator refused a zero-length claim
         self._version = -1  # membership version of the assignment; -1 = not read yet
         self._events = -1  # the orchestrator's membership_events when we last read it
         self._done = False
         self.samples_reported = 0
         self.reports = 0
+        self.claims = 0
         self.refetches = 0
         self.lost_samples = 0  # handed-out samples whose shard moved away before they were reported
 
@@ -356,8 +398,17 @@ class EpochSamples(Iterator[int]):
         out: list[int] = []
         while len(out) < n:
             if self._current is None or self._current.empty:
+                if self._version < 0:
+                    # A claim found the assignment stale. Read it again only with nothing handed
+                    # out in this call: the coordinator would list those samples as unread.
+                    if out:
+                        break
+                    self._refresh()
+                    continue
                 if self._queue:
-                    self._current = self._queue.popleft()
+                    shard = self._queue.popleft()
+                    if self._claim(shard):
+                        self._current = shard
                     continue
                 if out:
                     break  # hand out a short batch; the next call looks for more shards
@@ -399,10 +450,35 @@ class EpochSamples(Iterator[int]):
 
     # -- internals --------------------------------------------------------------
 
+    def _claim(self, shard: _Shard) -> bool:
+        """Claims `shard` before its first sample is handed out; False when it moved to another
+        worker (the assignment is then read again before anything else is handed out)."""
+        if not self._claims or shard.empty:
+            return not shard.empty
+        try:
+            self._registry.claim_shard(self.dataset_id, self.epoch, shard.shard_id, at=shard.ranges[0][0],
+                                       membership_version=max(0, self._version))
+        except StrataError as error:
+            if error.code == grpc.StatusCode.FAILED_PRECONDITION:
+                # The shard moved (a join re-planned it) or we are not a live member right now
+                # (declared dead): read the assignment again, which also waits for re-registration.
+                log.info("shard %d of %s epoch %d could not be claimed (%s); reading the assignment again",
+                         shard.shard_id, self.dataset_id, self.epoch, error.details)
+                self._version = -1
+                return False
+            if error.code == grpc.StatusCode.INVALID_ARGUMENT:
+                # A coordinator older than zero-length claims: read without them (a join may then
+                # move a shard being read; its unreported samples would be read twice).
+                log.warning("the coordinator refuses shard claims (%s); reading without them", error.details)
+                self._claims = False
+                return True
+            raise
+        self.claims += 1
+        return True
+
     def _commit_handed(self) -> None:
         if not self._handed:
             return
-        claims = []
         for shard_id, start, end in self._handed:
             ranges = self._pending.setdefault(shard_id, [])
             if ranges and ranges[-1][1] == start:
@@ -410,12 +486,8 @@ class EpochSamples(Iterator[int]):
             else:
                 ranges.append((start, end))
             self._pending_count += end - start
-            if shard_id not in self._claimed:
-                claims.append(shard_id)
         self._handed = []
         current = self._current.shard_id if self._current is not None and not self._current.empty else None
-        for shard_id in claims:
-            self._report(shard_id)  # the first samples of a shard claim it
         if self._pending_count >= self._report_every or any(
                 len(r) > MAX_RANGES_PER_REPORT for r in self._pending.values()):
             self._report_all()
@@ -441,8 +513,9 @@ class EpochSamples(Iterator[int]):
                 self._pending[shard_id] = ranges + self._pending.get(shard_id, [])
                 self._pending_count += count
                 raise
-            # The shard moved to another worker before we claimed it (a join re-planned it, or we
-            # were declared dead): that worker reads these samples again. Stop reading the shard.
+            # The shard moved to another worker although we claimed it: we were declared dead
+            # meanwhile (or a restore dropped the claims). That worker reads these samples again.
+            # Stop reading the shard.
             self.lost_samples += count
             log.warning("shard %d of %s epoch %d moved to another worker before %d consumed samples were "
                         "reported; they will be read again there (%s)", shard_id, self.dataset_id,
@@ -452,7 +525,6 @@ class EpochSamples(Iterator[int]):
             self._queue = collections.deque(s for s in self._queue if s.shard_id != shard_id)
             self._version = -1  # read the assignment again
             return
-        self._claimed.add(shard_id)
         self.samples_reported += count
         self.reports += 1
         if self._on_report is not None:

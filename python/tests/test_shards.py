@@ -84,11 +84,13 @@ def test_batches_and_flush_report_exactly_what_was_handed_out(coordinator: Coord
         samples = orch.datasets.samples("ds", 0, report_every=1000)
         first = samples.take(25)
         assert first == list(range(10)) + list(range(10, 20)) + list(range(20, 25))  # shards in order, no shuffle
-        # Shards 0 and 1 were finished and 2 was claimed as soon as the batch was consumed; the batch
-        # handed out last is not reported until we come back or flush.
+        assert samples.claims == 3  # shards 0, 1 and 2, each before its first sample was handed out
+        # Coming back consumes the first batch: shards 0 and 1 are finished and reported at once;
+        # shard 2's first 5 wait for report_every, and the batch handed out last is not reported
+        # until we come back or flush.
         second = samples.take(5)
         assert second == list(range(25, 30))
-        assert orch.datasets.get_position("ds", 0).consumed_samples == 25
+        assert orch.datasets.get_position("ds", 0).consumed_samples == 20
         samples.flush()
         position = orch.datasets.get_position("ds", 0)
         assert position.consumed_samples == 30
@@ -125,6 +127,116 @@ def test_data_position_save_and_restore(coordinator: CoordinatorProcess) -> None
         assert resumed[:10] == list(range(60, 70))
         assert sorted(resumed) == list(range(34, 100))
         assert orch.datasets.get_position("ds", 1).consumed_samples == 0
+
+
+def test_a_shard_is_claimed_before_its_first_sample_so_a_joining_worker_never_gets_it(
+        coordinator: CoordinatorProcess) -> None:
+    with TrainingOrchestrator(coordinator.grpc) as a, TrainingOrchestrator(coordinator.grpc) as b:
+        a.register_worker("a")
+        a.datasets.register_dataset("ds", total_samples=80, shard_size=10, shuffle=False)
+        samples = a.datasets.samples("ds", 0, report_every=1000)
+        # Shard 0 and the first sample of shard 1 are handed out; nothing of shard 1 is consumed
+        # (let alone reported), but shard 1 is claimed. Without the claim, the plan for two
+        # workers gives shard 1 to the joining worker (it does with another dataset below).
+        assert samples.take(11) == list(range(11))
+        assert samples.claims == 2
+        a.datasets.register_dataset("unclaimed", total_samples=80, shard_size=10, shuffle=False)
+        b.register_worker("b")
+        a.wait_for_world_size(2, timeout_s=10)
+        # The coordinator re-plans after a join at most once a second; wait for b's first shards.
+        deadline = time.monotonic() + 10
+        while not (b_shards := [s.shard_id for s in b.datasets.get_shards("ds", 0)]):
+            assert time.monotonic() < deadline, "b was never given shards"
+            time.sleep(0.1)
+        assert 1 in [s.shard_id for s in b.datasets.get_shards("unclaimed", 0)]  # the plan without claims
+        assert 1 not in b_shards and 0 not in b_shards
+        seen_by_b: list[int] = []
+        reader = threading.Thread(target=lambda: seen_by_b.extend(b.datasets.samples("ds", 0, wait_timeout_s=30)))
+        reader.start()
+        seen_by_a = list(range(11)) + list(samples)
+        reader.join(60)
+        assert not reader.is_alive()
+        assert samples.lost_samples == 0
+        assert set(range(10, 20)) <= set(seen_by_a)  # a finished the shard it had claimed
+        assert sorted(seen_by_a + seen_by_b) == list(range(80)), "a sample was lost or read twice"
+
+
+class ScriptedShards:
+    """GetShardAssignments and ReportShardProgress for a fake coordinator: 10-sample shards, the
+    plan of each membership version, and the consumed ranges reported (claims consume nothing)."""
+
+    def __init__(self, plans: dict[int, list[int]], total_shards: int) -> None:
+        self.plans = plans
+        self.total_shards = total_shards
+        self.version = min(plans)
+        self.consumed: dict[int, set[int]] = {i: set() for i in range(total_shards)}
+        self.reports: list[tuple[int, list[tuple[int, int]], int]] = []
+
+    def shard(self, i: int) -> pb.ShardAssignment:
+        left = sorted(set(range(10 * i, 10 * i + 10)) - self.consumed[i])
+        ranges = [pb.SampleRange(start=j, end=j + 1) for j in left]
+        return pb.ShardAssignment(dataset_id="ds", shard_id=i, total_shards=self.total_shards, start_index=10 * i,
+                                  end_index=10 * i + 10, epoch=0, remaining_ranges=ranges,
+                                  consumed_samples=len(self.consumed[i]))
+
+    def assignments(self, request: pb.ShardRequest, context: grpc.ServicerContext) -> pb.ShardAssignmentList:
+        shards = [self.shard(i) for i in self.plans[self.version] if len(self.consumed[i]) < 10]
+        return pb.ShardAssignmentList(worker_id=request.worker_id, dataset_id="ds", epoch=0,
+                                      membership_version=self.version, total_shards=self.total_shards,
+                                      assigned_shards=len(shards), shards=shards)
+
+    def record(self, request: pb.ShardProgress) -> pb.ShardProgressAck:
+        self.reports.append((request.shard_id, [(r.start, r.end) for r in request.consumed],
+                             request.membership_version))
+        for r in request.consumed:
+            self.consumed[request.shard_id].update(range(r.start, r.end))
+        return pb.ShardProgressAck(accepted=True, membership_version=self.version)
+
+
+def test_a_shard_that_moved_before_its_claim_is_dropped_unread(fake: FakeCoordinator) -> None:
+    script = ScriptedShards({1: [0, 1], 2: [1]}, total_shards=2)  # version 2: shard 0 moved away
+
+    def progress(request: pb.ShardProgress, context: grpc.ServicerContext) -> pb.ShardProgressAck:
+        if request.shard_id == 0:
+            script.version = 2
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "shard 0 belongs to worker w-1")
+        return script.record(request)
+
+    fake.handlers["RegisterWorker"] = registered()
+    fake.handlers["GetShardAssignments"] = script.assignments
+    fake.handlers["ReportShardProgress"] = progress
+    with TrainingOrchestrator(fake.address) as orch:
+        orch.register_worker("w-0", heartbeats=False)
+        samples = orch.datasets.samples("ds", 0, wait_for_epoch=False)
+        assert samples.take(4) == [10, 11, 12, 13]  # nothing of shard 0 was handed out
+        claims = [(r.shard_id, [(c.start, c.end) for c in r.consumed], r.membership_version)
+                  for r in fake.requests["ReportShardProgress"]]
+        assert claims == [(0, [(0, 0)], 1), (1, [(10, 10)], 2)]  # shard 0 refused, then shard 1 claimed
+        assert samples.take(100) == list(range(14, 20))
+        assert samples.take(1) == []
+        assert samples.lost_samples == 0 and samples.claims == 1
+        assert script.consumed[1] == set(range(10, 20)) and script.consumed[0] == set()
+        orch.close(deregister=False)
+
+
+def test_samples_read_without_claims_from_a_coordinator_that_refuses_them(fake: FakeCoordinator) -> None:
+    script = ScriptedShards({1: [0]}, total_shards=1)
+
+    def progress(request: pb.ShardProgress, context: grpc.ServicerContext) -> pb.ShardProgressAck:
+        if any(r.start == r.end for r in request.consumed):  # as an older coordinator answers a claim
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "consumed[0]: end must be greater than start")
+        return script.record(request)
+
+    fake.handlers["RegisterWorker"] = registered()
+    fake.handlers["GetShardAssignments"] = script.assignments
+    fake.handlers["ReportShardProgress"] = progress
+    with TrainingOrchestrator(fake.address) as orch:
+        orch.register_worker("w-0", heartbeats=False)
+        samples = orch.datasets.samples("ds", 0, wait_for_epoch=False)
+        assert list(samples) == list(range(10))
+        assert samples.claims == 0 and samples.samples_reported == 10
+        assert fake.calls["ReportShardProgress"] == 2  # the refused claim, then the whole shard
+        orch.close(deregister=False)
 
 
 def test_assignments_are_paged_until_the_token_is_empty(fake: FakeCoordinator) -> None:
