@@ -346,13 +346,20 @@ class CheckpointRecord:
 @dataclass(frozen=True)
 class Recovery:
     """Where to resume: the latest complete checkpoint (this worker's rank part, else rank 0's),
-    the step and epoch to resume at, and this worker's shards at that epoch for every dataset."""
+    the step and epoch to resume at, and this worker's shards at that epoch for every dataset.
+
+    `shard_assignments` holds at most 10,000 shards (the coordinator's cap, so the answer fits in
+    a message); `shard_assignments_truncated` is True when this worker holds more. Then read
+    them with `datasets.get_assignment(dataset_id, resume_epoch)`, which follows every page
+    (`samples()` does too).
+    """
 
     checkpoint: CheckpointRecord
     resume_step: int
     resume_epoch: int
     shard_assignments: tuple[ShardInfo, ...]
     membership_version: int
+    shard_assignments_truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -392,4 +399,5 @@ def optional_recovery(message: pb.RecoveryResponse) -> Optional[Recovery]:
         resume_epoch=message.resume_epoch,
         shard_assignments=tuple(ShardInfo.from_proto(s) for s in message.shard_assignments),
         membership_version=message.membership_version,
+        shard_assignments_truncated=message.shard_assignments_truncated,
     )

@@ -582,11 +582,12 @@ class TrainingOrchestrator:
             type: a `CheckpointType` (default FULL).
             metadata: labels (at most 64 entries).
             job_id: the job (default: the orchestrator's `job_id`).
-            rank: the writer's rank. Default: this worker's rank as the coordinator knows it. On
-                the wire 0 also means "the worker's rank", so rank 0 cannot be claimed by a worker
-                whose coordinator rank is another one.
-            world_size: how many ranks write a part of this step. Default: the live membership
-                when the step's first part arrives.
+            rank, world_size: this part is part `rank` of `world_size` (0 <= rank < world_size),
+                e.g. the torch rank and world size of a data-parallel group, or `rank=0,
+                world_size=1` when rank 0 saves the whole model. Give both or neither: with
+                neither, the part is this worker's coordinator rank and the step needs a part from
+                every rank live when its first part arrives. (On the wire a rank of 0 without a
+                world size means "my coordinator rank", so the client refuses one without the other.)
         """
         info = self._require_registered()
         check_id(checkpoint_id, "checkpoint_id")
@@ -600,10 +601,15 @@ class TrainingOrchestrator:
             raise InvalidArgument(f"type: must be a CheckpointType, got {type!r}", field="type")
         labels = check_map(metadata, "metadata")
         job = self._job_id if job_id is None else check_optional_id(job_id, "job_id")
-        if rank is not None:
-            check_int(rank, "rank", 0, 1_000_000)
         if world_size is not None:
             check_int(world_size, "world_size", 1, 1_000_000)
+            if rank is None:
+                raise InvalidArgument("rank: give the rank of this part together with world_size", field="rank")
+            check_int(rank, "rank", 0, world_size - 1)
+        elif rank is not None:
+            check_int(rank, "rank", 0, 1_000_000)
+            raise InvalidArgument("world_size: give the number of parts together with rank (a rank alone, 0 "
+                                  "included, would be read as this worker's coordinator rank)", field="world_size")
         response = self._conn.unary("NotifyCheckpoint", pb.CheckpointInfo(
             worker_id=info.worker_id, checkpoint_id=checkpoint_id, step=step, epoch=epoch,
             storage_path=storage_path, size_bytes=size_bytes, timestamp_ms=int(time.time() * 1000),

@@ -134,6 +134,35 @@ def test_checkpoint_notify_and_recovery(coordinator: CoordinatorProcess, tmp_pat
         assert again.latest_checkpoint().resume_step == 10
 
 
+def test_checkpoint_parts_numbered_by_the_job_not_by_coordinator_rank(coordinator: CoordinatorProcess,
+                                                                     tmp_path: Path) -> None:
+    with TrainingOrchestrator(coordinator.grpc, job_id="ddp") as a, \
+            TrainingOrchestrator(coordinator.grpc, job_id="ddp") as b:
+        assert a.register_worker("a").rank == 0
+        assert b.register_worker("b").rank == 1
+        a.wait_for_world_size(2, timeout_s=10)
+        # The job numbers its parts its own way (a process group ordered differently): b, the
+        # coordinator's rank 1, writes part 0 of 2, a part 1. Rank 0 is taken as given.
+        ack = b.notify_checkpoint("s10", step=10, epoch=0, storage_path=str(tmp_path / "p0"), size_bytes=1,
+                                  rank=0, world_size=2)
+        assert (ack.complete, ack.ranks_reported, ack.ranks_expected) == (False, 1, 2)
+        ack = b.notify_checkpoint("s10", step=10, epoch=0, storage_path=str(tmp_path / "p0"), size_bytes=1,
+                                  rank=0, world_size=2)
+        assert (ack.complete, ack.ranks_reported) == (False, 1)  # the same part again counts once
+        ack = a.notify_checkpoint("s10", step=10, epoch=0, storage_path=str(tmp_path / "p1"), size_bytes=1,
+                                  rank=1, world_size=2)
+        assert (ack.complete, ack.ranks_reported, ack.ranks_expected) == (True, 2, 2)
+        # A whole checkpoint written by one process (rank 0 of a data-parallel group saves the
+        # model): part 0 of 1, complete at once, whatever the writer's coordinator rank.
+        ack = b.notify_checkpoint("s20", step=20, epoch=1, storage_path=str(tmp_path / "whole"), size_bytes=1,
+                                  rank=0, world_size=1)
+        assert (ack.complete, ack.ranks_reported, ack.ranks_expected) == (True, 1, 1)
+        recovery = a.latest_checkpoint()
+        assert recovery is not None and recovery.resume_step == 20
+        assert recovery.checkpoint.storage_path == str(tmp_path / "whole")
+        assert (recovery.checkpoint.rank, recovery.checkpoint.worker_id) == (0, "b")
+
+
 def test_notify_checkpoint_for_an_unknown_worker_fails_with_its_code(coordinator: CoordinatorProcess) -> None:
     with TrainingOrchestrator(coordinator.grpc) as orch:
         orch.register_worker("w-0", heartbeats=False)
