@@ -268,6 +268,61 @@ def test_assignments_are_paged_until_the_token_is_empty(fake: FakeCoordinator) -
     assert all(r.page_size == 3 for r in fake.requests["GetShardAssignments"])
 
 
+def test_a_large_assignment_is_read_page_by_page_from_a_real_coordinator(coordinator: CoordinatorProcess,
+                                                                        tmp_path: Path) -> None:
+    shards = 25_000  # the coordinator's default page is 10,000 shards: three pages
+    with TrainingOrchestrator(coordinator.grpc, job_id="big") as orch:
+        orch.register_worker("w-0")
+        assert orch.datasets.register_dataset("big", total_samples=shards, shard_size=1, shuffle=True) == shards
+        pages: list[tuple[str, int, str]] = []
+        unary = orch.connection.unary
+
+        def counting(method: str, request, **kwargs):  # type: ignore[no-untyped-def]
+            response = unary(method, request, **kwargs)
+            if method == "GetShardAssignments":
+                pages.append((request.page_token, len(response.shards), response.next_page_token))
+            return response
+
+        orch.connection.unary = counting  # type: ignore[method-assign]
+        assignment = orch.datasets.get_assignment("big", 0)
+        assert [(bool(token), n, bool(next_token)) for token, n, next_token in pages] == [
+            (False, 10_000, True), (True, 10_000, True), (True, 5_000, False)]
+        assert len(assignment.shards) == shards
+        assert sorted(s.shard_id for s in assignment.shards) == list(range(shards))
+        assert [s.shard_id for s in assignment.shards] != list(range(shards))  # the shuffled reading order
+        # The iterator reads through the same pages; its first samples follow the reading order.
+        samples = orch.datasets.samples("big", 0, report_every=1)
+        assert samples.take(3) == [assignment.shards[i].start_index for i in range(3)]
+        samples.flush()
+        # Recovery lists at most 10,000 shards and says so; paging gives the rest (minus the
+        # three shards consumed above).
+        orch.notify_checkpoint("c", step=1, epoch=0, storage_path=str(tmp_path / "c"), size_bytes=1,
+                               rank=0, world_size=1)
+        recovery = orch.latest_checkpoint()
+        assert recovery is not None and recovery.shard_assignments_truncated
+        assert len(recovery.shard_assignments) == 10_000
+        assert len(orch.datasets.get_shards("big", 0)) == shards - 3
+
+
+def test_samples_cross_page_boundaries(coordinator: CoordinatorProcess) -> None:
+    with TrainingOrchestrator(coordinator.grpc) as orch:
+        orch.register_worker("w-0")
+        orch.datasets.register_dataset("ds", total_samples=50, shard_size=5, shuffle=True, seed=3)
+        requests = []
+        unary = orch.connection.unary
+
+        def counting(method: str, request, **kwargs):  # type: ignore[no-untyped-def]
+            if method == "GetShardAssignments":
+                requests.append(request.page_size)
+            return unary(method, request, **kwargs)
+
+        orch.connection.unary = counting  # type: ignore[method-assign]
+        seen = list(orch.datasets.samples("ds", 0, page_size=4))
+        assert sorted(seen) == list(range(50))
+        assert len(requests) >= 3 and set(requests) == {4}  # 10 shards in pages of 4
+        assert orch.datasets.get_position("ds", 0).epoch_complete
+
+
 def test_samples_follow_a_restarted_coordinator(start_coordinator, tmp_path: Path) -> None:
     first = start_coordinator("--heartbeat-timeout-ms", "3000")
     with TrainingOrchestrator(first.grpc, retry_timeout_s=30) as orch:
