@@ -12,7 +12,7 @@ import grpc
 
 from ._proto import coordinator_pb2 as pb
 from .errors import InvalidArgument, StrataError
-from .models import Assignment, DataPosition, ProgressAck, RestoreResult, ShardInfo
+from .models import Assignment, DataPosition, ProgressAck, RestoreResult, ResumeResult, ShardInfo
 from .validation import check_bool, check_id, check_int, check_map, check_seconds, check_text
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ MAX_RANGES_PER_REPORT = 512
 #: How long an iterator waits for the heartbeat thread to register the worker again after the
 #: coordinator declared it dead, in seconds.
 REREGISTER_WAIT_S = 30.0
+#: Times `resume` enters a barrier again after a member died while it was open.
+MAX_BARRIER_ABORTS = 100
 
 
 class DatasetRegistry:
@@ -244,6 +246,76 @@ class DatasetRegistry:
             membership_version=response.membership_version,
             forgotten_epochs=tuple(response.forgotten_epochs),
         )
+
+    def resume(
+        self,
+        positions: Sequence[DataPosition],
+        *,
+        min_world_size: int = 1,
+        timeout_s: float = 300.0,
+        barrier_id: str = "strata-resume",
+    ) -> ResumeResult:
+        """Puts the data positions of a checkpoint back when a whole job restarts from it, so that
+        every sample is consumed exactly once counting from the checkpoint: samples consumed after
+        it (by the processes that died) are served again, samples inside it are not.
+
+        Every worker of the restarting job calls it, with the positions kept in the checkpoint it
+        loaded (`get_position(...).to_bytes()` when saving; `DataPosition.empty(...)` for an epoch
+        that starts over when there is no checkpoint yet), before it reads any of their epochs. It
+        waits until `min_world_size` workers are live (so that a worker starting a little later
+        is not left out: a barrier releases as soon as every worker live *then* arrived), meets
+        them at `barrier_id`; the first of them by worker id puts each position back
+        (`restore_position`); then all meet at `barrier_id + ":done"`. A barrier aborted because a
+        member died is entered again with the survivors. Not for one worker re-joining a running
+        job: that would roll back the others' progress.
+
+        Args:
+            positions: one `DataPosition` per dataset (at most one per dataset).
+            min_world_size: workers to wait for before the first barrier, 1 or more. Default 1.
+            timeout_s: the longest wait for `min_world_size` and for each barrier, in seconds.
+            barrier_id: the barriers' id (1 to 120 characters of [A-Za-z0-9._:-]).
+        """
+        self._orch._require_registered()
+        if isinstance(positions, DataPosition) or not isinstance(positions, Sequence):
+            raise InvalidArgument("positions: must be a list of DataPosition", field="positions")
+        datasets: set[str] = set()
+        for i, position in enumerate(positions):
+            if not isinstance(position, DataPosition):
+                raise InvalidArgument(f"positions[{i}]: must be a DataPosition, got {type(position).__name__}",
+                                      field="positions")
+            if position.dataset_id in datasets:
+                raise InvalidArgument(f"positions[{i}]: a second position of dataset {position.dataset_id!r}",
+                                      field="positions")
+            datasets.add(position.dataset_id)
+        check_int(min_world_size, "min_world_size", 1, 1_000_000)
+        check_seconds(timeout_s, "timeout_s")
+        check_id(barrier_id, "barrier_id")
+        if len(barrier_id) > 120:
+            raise InvalidArgument(f"barrier_id: at most 120 characters, got {len(barrier_id)}", field="barrier_id")
+        self._orch.wait_for_world_size(min_world_size, timeout_s=timeout_s)
+        participants = tuple(sorted(self._barrier(barrier_id, timeout_s, include_participant_ids=True)))
+        restorer = participants[0]
+        restored: list[RestoreResult] = []
+        if restorer == self._orch.worker_id:
+            for position in positions:
+                result = self.restore_position(position)
+                log.info("data position of %s epoch %d restored: %d samples consumed", position.dataset_id,
+                         position.epoch, result.consumed_samples)
+                restored.append(result)
+        self._barrier(barrier_id + ":done", timeout_s)
+        return ResumeResult(participants=participants, restorer=restorer, restored=tuple(restored))
+
+    def _barrier(self, barrier_id: str, timeout_s: float, include_participant_ids: bool = False) -> tuple[str, ...]:
+        """A barrier entered again when a member dies while it is open (ABORTED)."""
+        for attempt in range(MAX_BARRIER_ABORTS + 1):
+            try:
+                return self._orch.barrier(barrier_id, timeout_s=timeout_s,
+                                          include_participant_ids=include_participant_ids).participant_ids
+            except StrataError as error:
+                if error.code != grpc.StatusCode.ABORTED or attempt == MAX_BARRIER_ABORTS:
+                    raise
+                log.info("a member left during barrier %s (%s); entering it again", barrier_id, error.details)
+        raise AssertionError("unreachable")
 
     def samples(
         self,

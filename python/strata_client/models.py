@@ -17,6 +17,7 @@ log = logging.getLogger("strata_client")
 __all__ = [
     "WorkerState", "CheckpointType", "WorkerConfig", "Membership", "Command", "parse_command",
     "HeartbeatResult", "ShardInfo", "Assignment", "ProgressAck", "DataPosition", "RestoreResult",
+    "ResumeResult",
     "BarrierResult", "CheckpointAck", "CheckpointRecord", "Recovery", "ResourceUsage",
 ]
 
@@ -278,6 +279,17 @@ class RestoreResult:
     consumed_samples: int
     membership_version: int
     forgotten_epochs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ResumeResult:
+    """The outcome of `DatasetRegistry.resume`: the workers that resumed together (by id,
+    sorted), the one of them that put the positions back (the first), and, on that worker only,
+    the coordinator's answer for each position (empty on the others)."""
+
+    participants: tuple[str, ...]
+    restorer: str
+    restored: tuple[RestoreResult, ...]
 
 
 @dataclass(frozen=True)
