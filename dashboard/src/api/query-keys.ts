@@ -16,6 +16,12 @@ export const queryKeys = {
     all: ["workers"] as const,
     list: ["workers", "list"] as const,
     detail: (id: string) => ["workers", "detail", id] as const,
+    /**
+     * A worker's stored samples over `windowMs` ending at `endMs` (null: now). Not under
+     * `detail`: ticks patch every `["workers", "detail"]` entry as a worker detail.
+     */
+    history: (id: string, windowMs: number, endMs: number | null) =>
+      ["workers", "history", id, windowMs, endMs] as const,
   },
   datasets: {
     all: ["datasets"] as const,

@@ -13,6 +13,7 @@ import type {
   StatusResponse,
   TasksResponse,
   WorkerDetailResponse,
+  WorkerHistoryResponse,
   WorkersResponse,
 } from "@strata/coordinator/api";
 import { keepPreviousData, queryOptions } from "@tanstack/react-query";
@@ -87,6 +88,30 @@ export const workerQuery = (api: ApiClient, id: string) =>
   queryOptions({
     queryKey: queryKeys.workers.detail(id),
     queryFn: ({ signal }) => api.get<WorkerDetailResponse>(`/api/workers/${enc(id)}`, { signal }),
+  });
+
+/**
+ * `GET /api/workers/:id/history` over the `windowMs` before `endMs` (ms since the epoch; null:
+ * before now, `now` giving the coordinator's clock), at the resolution the coordinator picks
+ * (10-second samples, averaged per step for long windows).
+ */
+export const workerHistoryQuery = (
+  api: ApiClient,
+  id: string,
+  windowMs: number,
+  endMs: number | null,
+  now: () => number = Date.now,
+) =>
+  queryOptions({
+    queryKey: queryKeys.workers.history(id, windowMs, endMs),
+    queryFn: ({ signal }) => {
+      const to = Math.round(endMs ?? now());
+      return api.get<WorkerHistoryResponse>(`/api/workers/${enc(id)}/history`, {
+        query: { from: Math.max(0, to - windowMs), to },
+        signal,
+      });
+    },
+    placeholderData: keepPreviousData,
   });
 
 /** `GET /api/datasets`. */

@@ -1,6 +1,4 @@
-import type { WorkerResponse } from "@strata/coordinator/api";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 import { useApi } from "../api/api-context.js";
 import { statusQuery, workerQuery } from "../api/query-options.js";
@@ -11,51 +9,20 @@ import { PageHeader } from "../components/page-header.js";
 import { EmptyState, QueryStatus } from "../components/query-status.js";
 import { RelativeTime } from "../components/relative-time.js";
 import { StateBadge } from "../components/state-badge.js";
-import { type ChartSeries, TimeSeriesChart } from "../components/time-series-chart.js";
+import { WorkerHistoryCharts } from "../components/worker-history-charts.js";
 import { formatBytes, formatCount, formatDecimal, formatPercent } from "../format.js";
 
-const LIVE_SERIES: ChartSeries[] = [
-  { label: "Steps/s", color: "#0d9488", format: formatDecimal },
-  { label: "CPU %", color: "#7c3aed", format: (v) => formatPercent(v) },
-];
-
-/** Collects a worker's step rate and CPU from each live update while the page is open. */
-function useWorkerTrace(worker: WorkerResponse | undefined) {
-  const trace = useRef<{ x: number[]; rate: (number | null)[]; cpu: (number | null)[] }>({
-    x: [],
-    rate: [],
-    cpu: [],
-  });
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    if (worker === undefined) return;
-    const t = trace.current;
-    const at = worker.last_heartbeat;
-    if (t.x.length > 0 && at <= (t.x[t.x.length - 1] ?? 0)) return;
-    t.x.push(at);
-    t.rate.push(worker.step_rate);
-    t.cpu.push(worker.resources?.cpu_percent ?? null);
-    if (t.x.length > 3_600) {
-      t.x.shift();
-      t.rate.shift();
-      t.cpu.shift();
-    }
-    setVersion((v) => v + 1);
-  }, [worker]);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: version marks a change of the mutable trace.
-  return useMemo(
-    () => ({ x: [...trace.current.x], ys: [[...trace.current.rate], [...trace.current.cpu]] }),
-    [version],
-  );
-}
-
-/** One worker: its live values, resources, shards, a live trace and its recent events. */
+/** One worker (remounted per id, so nothing of one worker's live trace leaks into another's). */
 export function WorkerDetailPage() {
   const { id = "" } = useParams();
+  return <WorkerDetail key={id} id={id} />;
+}
+
+/** One worker: its live values, resources, its history with live values, shards and events. */
+function WorkerDetail({ id }: { id: string }) {
   const api = useApi();
   const detail = useQuery(workerQuery(api, id));
   const status = useQuery(statusQuery(api));
-  const trace = useWorkerTrace(detail.data?.worker);
   return (
     <div>
       <PageHeader
@@ -170,20 +137,7 @@ export function WorkerDetailPage() {
               </section>
             ) : null}
 
-            <section className="card p-3" aria-label="Live trace">
-              <h2 className="text-sm font-semibold">Step rate and CPU since this page opened</h2>
-              <p className="mb-1 text-xs muted">
-                The coordinator keeps cluster-wide history only; this trace is recorded from the
-                live stream.
-              </p>
-              <TimeSeriesChart
-                title="Worker trace"
-                series={LIVE_SERIES}
-                data={trace}
-                height={160}
-                emptyText="Waiting for the next heartbeat…"
-              />
-            </section>
+            <WorkerHistoryCharts worker={worker} events={events} />
 
             <section className="card p-4" aria-label="Shards">
               <h2 className="mb-2 text-sm font-semibold">Shards</h2>

@@ -7,7 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectWorker, openWorkerCheckpoints, type StrataWorker } from "@strata/client-sdk";
-import type { CheckpointsResponse, HistoryResponse, TasksResponse } from "@strata/coordinator/api";
+import type {
+  CheckpointsResponse,
+  HistoryResponse,
+  TasksResponse,
+  WorkerHistoryResponse,
+} from "@strata/coordinator/api";
 import type { Browser, Page } from "playwright-core";
 import { formatBytes } from "../../src/format.js";
 import { launchChromium } from "./helpers/chromium.js";
@@ -287,6 +292,14 @@ test("after a coordinator restart the charts still show the earlier history", as
   const before = await api<HistoryResponse>("/api/history?series=steps_per_second");
   const peak = Math.max(0, ...(before.series.steps_per_second ?? []).map((v) => v ?? 0));
   expect(peak).toBeGreaterThan(0);
+  // The tasker has been alive for several 10-second sampling slots by now (bounded wait).
+  const sampledBy = Date.now() + 15_000;
+  for (;;) {
+    const h = await api<WorkerHistoryResponse>("/api/workers/e2e-tasker/history");
+    if (h.step.some((v) => v !== null)) break;
+    if (Date.now() > sampledBy) throw new Error("e2e-tasker has no stored sample");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 
   await page.goto(`${coordinator.url}/`);
   await waitLive();
@@ -324,6 +337,20 @@ test("after a coordinator restart the charts still show the earlier history", as
   );
   expect(Number(await chart.getAttribute("data-peak"))).toBeGreaterThan(0);
   await shot("overview-after-restart");
+  // A worker's page too: its stored samples outlive the restart (and its death).
+  await page.goto(`${coordinator.url}/workers/e2e-tasker`);
+  await waitLive();
+  await page.waitForFunction(
+    () =>
+      Number(
+        document
+          .querySelector('section[aria-label="History"]')
+          ?.getAttribute("data-stored-samples"),
+      ) > 0,
+    undefined,
+    { timeout: 10_000 },
+  );
+  await shot("worker-detail-after-restart");
 });
 
 test("signing in with the token sets an HttpOnly session cookie; the token never reaches a URL", async () => {
