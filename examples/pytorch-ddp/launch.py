@@ -168,8 +168,8 @@ def show(worker_id: str, event: dict) -> None:
         print(f"epoch {event['epoch']} done at step {event['step']}: mean loss {event['loss']:.4f} over the "
               f"{event['samples']} samples process group {event['gen']} trained on", flush=True)
     elif kind == "checkpoint":
-        print(f"checkpoint at step {event['step']} ({event['ranks_reported']}/{event['ranks_expected']} ranks "
-              f"recorded) -> {Path(event['path']).name}", flush=True)
+        state = "recorded" if event["complete"] else "NOT RECORDED AS COMPLETE"
+        print(f"checkpoint at step {event['step']} {state} -> {Path(event['path']).name}", flush=True)
     elif kind == "resumed" and event.get("rank") == 0:
         origin = f"checkpoint at step {event['step']}" if event["from_checkpoint"] else "the start"
         print(f"process group {event['gen']}: world size {event['world']}, resuming from {origin} "

@@ -8,15 +8,15 @@ Strata provides what torchrun and a shared filesystem usually do by hand:
 - data: each rank reads the shards Strata assigns it and reports consumed samples, so an epoch
   is covered exactly once (`strata_client.EpochSamples`);
 - checkpoints: rank 0 saves model, optimizer and the data position with `torch.save` (temporary
-  file, fsync, rename), every rank records its part with NotifyCheckpoint, and a step counts once
-  every rank did;
+  file, fsync, rename) and records it with NotifyCheckpoint as the whole checkpoint of its step
+  (part 0 of 1: every rank holds the same model);
 - recovery: when a process dies (gloo reports the broken connection, a Strata barrier is
   aborted), the survivors destroy the process group, meet at a new Strata barrier, build a new
-  group with the new world size, load the latest complete checkpoint and put the data position
-  back (RestoreShardProgress), so every sample of the epoch is trained on exactly once counting
+  group with the new world size, load the job's latest checkpoint and put its data position
+  back (`orch.datasets.resume`), so every sample of the epoch is trained on exactly once counting
   from that checkpoint.
 
-It writes, under --run-dir: `checkpoints/step-N.pt`, `samples/<worker>.jsonl` (the sample indices
+It writes, under --run-dir: `checkpoints/step-<step>-g<generation>.pt` (rank 0), `samples/<worker>.jsonl` (the sample indices
 of every optimizer step it took, for checking exactly-once) and `generations.jsonl` (each process
 group's members and the step it resumed from). It prints one JSON line per event on stdout.
 
@@ -43,7 +43,6 @@ from torch.nn.parallel import DistributedDataParallel
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 from strata_client import (  # noqa: E402 (after the path set-up)
     DataPosition,
-    Recovery,
     StrataError,
     TrainingOrchestrator,
     WorkerState,
@@ -134,26 +133,10 @@ class Job:
 
     # ------------------------------------------------------------- resume
 
-    def job_id(self, generation: int) -> str:
-        """Each process group records its checkpoints under its own job id. A step is complete
-        when every rank of the group that took it reported; a group that broke mid-checkpoint
-        leaves its step incomplete, and a later group replaying the same step number cannot
-        complete it with the broken group's parts."""
-        return f"{self.args.job_id}.g{generation}"
-
-    def latest_checkpoint(self) -> Optional[Recovery]:
-        """The latest complete checkpoint of the most recent group that has one: the newest
-        state of the lineage this group continues."""
-        for generation in range(self.generation - 1, -1, -1):
-            recovery = self.orch.latest_checkpoint(job_id=self.job_id(generation))
-            if recovery is not None:
-                return recovery
-        return None
-
     def resume(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, int]:
-        """Loads the latest complete checkpoint (or starts from scratch) and, on rank 0, puts the
-        data position back; returns (step, epoch) to continue from."""
-        recovery = self.latest_checkpoint()
+        """Loads the job's latest checkpoint (or starts from scratch) and puts its data position
+        back; returns (step, epoch) to continue from."""
+        recovery = self.orch.latest_checkpoint()
         step, epoch, resumed_gen = 0, 0, None
         position = DataPosition.empty(DATASET, 0, self.total_shards)
         if recovery is not None:
@@ -163,9 +146,6 @@ class Job:
             step, epoch, resumed_gen = state["step"], state["epoch"], state["gen"]
             position = DataPosition.from_bytes(state["position"])
         if self.rank == 0:
-            # Once per resume, before any rank reads the epoch: samples after the checkpoint are
-            # served again, samples before it are not.
-            self.orch.datasets.restore_position(position)
             with open(self.run_dir / "generations.jsonl", "a") as f:
                 f.write(json.dumps({"gen": self.generation, "resume_step": step, "resume_epoch": epoch,
                                     "resume_gen": resumed_gen, "world": self.world, "members": self.members,
@@ -173,7 +153,15 @@ class Job:
         emit(event="resumed", worker=self.args.worker_id, gen=self.generation, rank=self.rank, world=self.world,
              step=step, epoch=epoch, from_checkpoint=recovery is not None,
              consumed_at_resume=position.consumed_samples)
-        self.barrier(f"resumed-{self.generation}")
+        # Every rank meets the others; one of them puts the position back before any rank reads
+        # the epoch: samples consumed after the checkpoint are served again, those before it never.
+        try:
+            self.orch.datasets.resume([position], timeout_s=self.args.barrier_timeout_s,
+                                      barrier_id=f"resume-g{self.generation}")
+        except StrataError as error:
+            if error.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise GroupFailed(f"resume: {error.details}") from error
+            raise
         return step, epoch
 
     def barrier(self, barrier_id: str) -> None:
@@ -245,23 +233,24 @@ class Job:
         self.barrier(f"finished-g{self.generation}")
 
     def checkpoint(self, samples, model, optimizer, step: int, epoch: int) -> None:
-        """Every rank reports what it trained on; rank 0 then reads the data position and saves
-        it with the model and optimizer; every rank records its part."""
+        """Every rank reports what it trained on; rank 0 then reads the data position, saves it
+        with the model and optimizer, and records the checkpoint once the file is durable."""
         self.orch.set_status(WorkerState.CHECKPOINTING)
         if samples is not None:
             samples.flush()
         self.barrier(f"ckpt-{step}-g{self.generation}")  # everyone's progress up to `step` is in
-        path = self.run_dir / "checkpoints" / f"step-{step}-g{self.generation}.pt"
         if self.rank == 0:
+            path = self.run_dir / "checkpoints" / f"step-{step}-g{self.generation}.pt"
             position = (self.orch.datasets.get_position(DATASET, epoch) if epoch < self.args.epochs
                         else DataPosition.empty(DATASET, epoch, self.total_shards))
             save_atomically({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                              "epoch": epoch, "gen": self.generation, "position": position.to_bytes()}, path)
-        ack = self.orch.notify_checkpoint(f"step-{step}", step=step, epoch=epoch, storage_path=str(path),
-                                          size_bytes=0 if self.rank else None, job_id=self.job_id(self.generation))
-        if self.rank == 0:
-            emit(event="checkpoint", step=step, epoch=epoch, path=str(path), ranks_reported=ack.ranks_reported,
-                 ranks_expected=ack.ranks_expected)
+            # Every rank holds the same model, so rank 0's file is the whole checkpoint: part 0 of 1,
+            # complete once recorded, whatever rank 0's Strata rank is. A group that breaks before
+            # this call leaves no trace of the step; the next group takes it again.
+            ack = self.orch.notify_checkpoint(f"step-{step}", step=step, epoch=epoch, storage_path=str(path),
+                                              rank=0, world_size=1)
+            emit(event="checkpoint", step=step, epoch=epoch, path=str(path), complete=ack.complete)
         self.orch.set_status(WorkerState.TRAINING)
 
     def run(self) -> None:
@@ -308,7 +297,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     run_dir = Path(args.run_dir)
     for sub in ("checkpoints", "samples", "stores"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    with TrainingOrchestrator(args.coordinator, token=args.token) as orch:
+    with TrainingOrchestrator(args.coordinator, token=args.token, job_id=args.job_id) as orch:
         config = orch.register_worker(args.worker_id, metadata={"example": "pytorch-ddp"})
         total_shards = orch.datasets.register_dataset(DATASET, total_samples=args.samples,
                                                       shard_size=args.shard_size, shuffle=True, seed=args.seed)

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import REPO, require
+from strata_client import DataPosition
 
 torch = require("torch", "python3-torch")
 
@@ -50,6 +51,10 @@ def check_run_folder(run_dir: Path, output: str) -> None:
     assert first["world"] == 3 and first["resume_step"] == 0
     assert len(generations) >= 2 and last["world"] == 2, generations
     assert last["resume_step"] > 0, "the new group should resume from a checkpoint, not the start"
+    # It resumed from the file the broken group's rank 0 wrote (one job id for every group).
+    resumed_from = torch.load(run_dir / "checkpoints" / f"step-{last['resume_step']}-g{last['resume_gen']}.pt")
+    assert (resumed_from["step"], resumed_from["gen"]) == (last["resume_step"], last["resume_gen"])
+    assert DataPosition.from_bytes(resumed_from["position"]).consumed_samples == last["consumed_at_resume"]
     by_gen = {g["gen"]: g for g in generations}
 
     entries = [json.loads(line) for log in (run_dir / "samples").glob("*.jsonl") for line in log.read_text().splitlines()]
