@@ -144,7 +144,7 @@ export function WorkerHistoryCharts({
 }) {
   const api = useApi();
   const { store } = useLiveContext();
-  const window = useChartWindow();
+  const chartWindow = useChartWindow();
   const now = useServerNow();
   const status = useQuery(statusQuery(api));
   const timeoutMs =
@@ -157,23 +157,23 @@ export function WorkerHistoryCharts({
       ? undefined
       : worker.last_heartbeat + timeoutMs + SAMPLE_INTERVAL_MS;
   const history = useQuery({
-    ...workerHistoryQuery(api, worker.id, window.ms, endMs ?? null, store.serverNow),
+    ...workerHistoryQuery(api, worker.id, chartWindow.ms, endMs ?? null, store.serverNow),
     enabled: endMs !== undefined,
   });
   const trace = useWorkerTrace(worker);
   // Recomputed when history or a live value arrives, and every 5 s of the clock so a live
   // worker's window slides when nothing arrives; not on every clock tick.
-  const fromKey = Math.floor(((endMs ?? now) - window.ms) / 5_000);
+  const fromKey = Math.floor(((endMs ?? now) - chartWindow.ms) / 5_000);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `now` is sampled through fromKey on purpose.
   const { columns, range } = useMemo(() => {
     const to = endMs ?? now;
-    const from = to - window.ms;
+    const from = to - chartWindow.ms;
     // A worker silent longer than the heartbeat timeout is dead: a longer gap is a real one.
     const gapMs = Math.max(2 * SAMPLE_INTERVAL_MS, timeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS);
     const merged = mergeWorkerHistory(history.data, trace, from, gapMs);
     const lastAt = merged.x[merged.x.length - 1] ?? to;
     return { columns: merged, range: { from, to: Math.max(to, lastAt) } };
-  }, [history.data, trace, fromKey, endMs, window.ms, timeoutMs]);
+  }, [history.data, trace, fromKey, endMs, chartWindow.ms, timeoutMs]);
   const markers = useMemo(
     (): ChartMarker[] =>
       events.flatMap((e) => {

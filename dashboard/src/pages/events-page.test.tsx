@@ -138,4 +138,51 @@ describe("events page", () => {
     expect(requests.find((r) => r.path === "/api/logs")?.query.get("level")).toBe("warn");
     expect(screen.getByRole("tab", { name: "Logs" }).getAttribute("aria-selected")).toBe("true");
   });
+
+  test("a time window goes to the API for events and logs, and live events outside it stay out", async () => {
+    const from = NOW - 2_500;
+    const to = NOW - 1_000;
+    const { requests, live } = renderApp(`/events?from=${from}&to=${to}`, {
+      "GET /api/events/recent": (request) => ({
+        events: stored.filter(
+          (e) =>
+            e.at >= Number(request.query.get("from") ?? 0) &&
+            e.at < Number(request.query.get("to") ?? Number.MAX_SAFE_INTEGER),
+        ),
+        next_before: null,
+      }),
+      "GET /api/logs": [],
+    });
+    expect(await screen.findByText("worker w-1 declared dead")).toBeTruthy();
+    expect(screen.queryByText("worker w-0 registered with rank 0")).toBeNull();
+    const asked = requests.find((r) => r.path === "/api/events/recent");
+    expect(asked?.query.get("from")).toBe(String(from));
+    expect(asked?.query.get("to")).toBe(String(to));
+    // The inputs show the window in local time, to the second.
+    const input = screen.getByLabelText("From") as HTMLInputElement;
+    expect(new Date(input.value).getTime()).toBe(Math.floor(from / 1_000) * 1_000);
+    // A live event after the window's end is not listed.
+    live.onEvent(eventFixture({ seq: 12, at: NOW, message: "after the window" }));
+    live.onEvent(eventFixture({ seq: 13, at: to - 1, message: "inside the window" }));
+    expect(await screen.findByText("inside the window")).toBeTruthy();
+    expect(screen.queryByText("after the window")).toBeNull();
+
+    // Clearing the end asks again without it; the logs tab sends the same window.
+    fireEvent.change(screen.getByLabelText("Until"), { target: { value: "" } });
+    await waitFor(() =>
+      expect(
+        requests.some(
+          (r) =>
+            r.path === "/api/events/recent" &&
+            r.query.get("from") === String(from) &&
+            r.query.get("to") === null,
+        ),
+      ).toBe(true),
+    );
+    fireEvent.click(screen.getByRole("tab", { name: "Logs" }));
+    await waitFor(() =>
+      expect(requests.find((r) => r.path === "/api/logs")?.query.get("from")).toBe(String(from)),
+    );
+    live.dispose();
+  });
 });

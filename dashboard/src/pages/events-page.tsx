@@ -143,6 +143,76 @@ function useFilters(): [EventFilterValues, (key: keyof EventFilterValues, value:
   ];
 }
 
+/** A time window (ms since the epoch; null: open on that side), as `from`/`to` in the URL. */
+interface TimeWindow {
+  from: number | null;
+  to: number | null;
+}
+
+function useTimeWindow(): [TimeWindow, (key: keyof TimeWindow, ms: number | null) => void] {
+  const [params, setParams] = useSearchParams();
+  const read = (key: keyof TimeWindow) => {
+    const raw = params.get(key);
+    const ms = raw === null || raw === "" ? Number.NaN : Number(raw);
+    return Number.isSafeInteger(ms) && ms >= 0 ? ms : null;
+  };
+  return [
+    { from: read("from"), to: read("to") },
+    (key, ms) =>
+      setParams(
+        (prev) => {
+          const next = new URLSearchParams(prev);
+          if (ms === null) next.delete(key);
+          else next.set(key, String(ms));
+          return next;
+        },
+        { replace: true },
+      ),
+  ];
+}
+
+/** `ms` as a `datetime-local` value in local time (`2026-11-29T12:00:05`); "" for none. */
+function toLocalInput(ms: number | null): string {
+  if (ms === null) return "";
+  return formatTimestamp(ms).replace(" ", "T");
+}
+
+/** A labelled local date-time input for one side of the window (seconds precision). */
+function TimeInput({
+  id,
+  label,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: number | null;
+  onChange(ms: number | null): void;
+}) {
+  return (
+    <div>
+      <label htmlFor={id} className="label">
+        {label}
+      </label>
+      <input
+        id={id}
+        type="datetime-local"
+        step={1}
+        className="input"
+        value={toLocalInput(value)}
+        onChange={(e) => {
+          const ms = e.target.value === "" ? Number.NaN : new Date(e.target.value).getTime();
+          onChange(Number.isFinite(ms) ? ms : null);
+        }}
+      />
+    </div>
+  );
+}
+
+/** Whether an event's time is within the window (`from` inclusive, `to` exclusive, as the API). */
+const inWindow = (at: number, span: TimeWindow) =>
+  (span.from === null || at >= span.from) && (span.to === null || at < span.to);
+
 /** A text input that reports its value after the user pauses typing (300 ms). */
 function DebouncedInput({
   id,
@@ -174,7 +244,7 @@ function DebouncedInput({
   );
 }
 
-function EventsView({ filters }: { filters: EventFilterValues }) {
+function EventsView({ filters, span }: { filters: EventFilterValues; span: TimeWindow }) {
   const api = useApi();
   const query = useMemo(
     () => ({
@@ -183,8 +253,10 @@ function EventsView({ filters }: { filters: EventFilterValues }) {
       worker_id: filters.worker,
       task_id: filters.task,
       q: filters.q,
+      from: span.from === null ? "" : String(span.from),
+      to: span.to === null ? "" : String(span.to),
     }),
-    [filters.type, filters.worker, filters.task, filters.q],
+    [filters.type, filters.worker, filters.task, filters.q, span.from, span.to],
   );
   const first = useQuery(eventsQuery(api, query));
   const [older, setOlder] = useState<{ key: string; pages: ApiEvent[][]; before: number | null }>({
@@ -198,8 +270,11 @@ function EventsView({ filters }: { filters: EventFilterValues }) {
   const [loadingOlder, setLoadingOlder] = useState(false);
   const live = useLiveEvents();
   const events = useMemo(
-    () => mergeEvents([first.data?.events ?? [], ...olderPages], live, filters),
-    [first.data, olderPages, live, filters],
+    () =>
+      mergeEvents([first.data?.events ?? [], ...olderPages], live, filters).filter((e) =>
+        inWindow(e.at, span),
+      ),
+    [first.data, olderPages, live, filters, span],
   );
   const loadOlder = async () => {
     if (before === null) return;
@@ -257,7 +332,7 @@ function EventsView({ filters }: { filters: EventFilterValues }) {
   );
 }
 
-function LogsView({ filters }: { filters: EventFilterValues }) {
+function LogsView({ filters, span }: { filters: EventFilterValues; span: TimeWindow }) {
   const api = useApi();
   const query = useMemo(
     () => ({
@@ -266,8 +341,10 @@ function LogsView({ filters }: { filters: EventFilterValues }) {
       q: filters.q,
       worker_id: filters.worker,
       task_id: filters.task,
+      from: span.from === null ? "" : String(span.from),
+      to: span.to === null ? "" : String(span.to),
     }),
-    [filters.level, filters.q, filters.worker, filters.task],
+    [filters.level, filters.q, filters.worker, filters.task, span.from, span.to],
   );
   const logs = useQuery(logsQuery(api, query));
   return (
@@ -303,14 +380,15 @@ function LogsView({ filters }: { filters: EventFilterValues }) {
 }
 
 /**
- * Everything the coordinator recorded: structured events (filter by type, level, worker, task;
- * search; page back; new ones arrive live) and log lines; both export as JSON. Filters live in
- * the URL.
+ * Everything the coordinator recorded: structured events (filter by type, level, worker, task,
+ * time window; search; page back; new ones arrive live) and log lines; both export as JSON.
+ * Filters live in the URL.
  */
 export function EventsPage() {
   const [params, setParams] = useSearchParams();
   const view = params.get("view") === "logs" ? "logs" : "events";
   const [filters, setFilter] = useFilters();
+  const [span, setSpan] = useTimeWindow();
   const tab = (id: "events" | "logs", label: string) => (
     <button
       type="button"
@@ -419,9 +497,25 @@ export function EventsPage() {
             placeholder="task_…"
           />
         </div>
+        <TimeInput
+          id="event-from"
+          label="From"
+          value={span.from}
+          onChange={(ms) => setSpan("from", ms)}
+        />
+        <TimeInput
+          id="event-to"
+          label="Until"
+          value={span.to}
+          onChange={(ms) => setSpan("to", ms)}
+        />
       </div>
       <div role="tabpanel" id={`panel-${view}`} aria-labelledby={`tab-${view}`}>
-        {view === "events" ? <EventsView filters={filters} /> : <LogsView filters={filters} />}
+        {view === "events" ? (
+          <EventsView filters={filters} span={span} />
+        ) : (
+          <LogsView filters={filters} span={span} />
+        )}
       </div>
     </div>
   );
