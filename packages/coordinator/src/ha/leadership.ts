@@ -1,7 +1,9 @@
 import { performance } from "node:perf_hooks";
 import { Code, createSilentLogger, type Logger, RuntimeError } from "@strata/runtime-core";
-import type { Campaign, Election, ElectionObserver, Etcd3, Lease } from "etcd3";
+import type { Campaign, Etcd3, Lease, Namespace } from "etcd3";
+import { Election } from "etcd3";
 import type { EtcdFence } from "../store/etcd-store.js";
+import { type LeaderObserver, observeLeader } from "./leader-observer.js";
 
 /** Who a coordinator is, as it announces itself in the election (what followers tell clients). */
 export interface CoordinatorIdentity {
@@ -49,8 +51,10 @@ export class Leadership {
   readonly #ttlMs: number;
   readonly #marginMs: number;
   readonly #election: Election;
+  /** Where the election keeps its candidates' keys (the etcd3 `Election`'s own namespace). */
+  readonly #electionKeys: Namespace;
   #campaign: Campaign | undefined;
-  #observer: ElectionObserver | undefined;
+  #observer: LeaderObserver | undefined;
   #state: LeadershipState = "candidate";
   #leader: CoordinatorIdentity | undefined;
   #fence: EtcdFence | undefined;
@@ -68,9 +72,9 @@ export class Leadership {
     this.#log = (options.logger ?? createSilentLogger()).child({ component: "leadership" });
     this.#ttlMs = (options.ttlSeconds ?? 5) * 1000;
     this.#marginMs = options.safetyMarginMs ?? 1_000;
-    this.#election = options.client
-      .namespace(options.prefix ?? "/strata/")
-      .election("election", options.ttlSeconds ?? 5);
+    const ns = options.client.namespace(options.prefix ?? "/strata/");
+    this.#election = ns.election(ELECTION, options.ttlSeconds ?? 5);
+    this.#electionKeys = ns.namespace(`${Election.prefix}/${ELECTION}/`);
   }
 
   get state(): LeadershipState {
@@ -136,17 +140,19 @@ export class Leadership {
   /** Starts observing the leader, then campaigning as `self`. */
   async start(self: CoordinatorIdentity): Promise<void> {
     this.#self = self;
-    const observer = await this.#election.observe();
-    this.#observer = observer;
-    const known = parseIdentity(observer.leader());
-    if (known !== undefined) this.#leader = known;
-    observer.on("change", (value) => {
-      const leader = parseIdentity(value);
-      this.#leader = leader;
-      this.#log.info({ leader }, "leader changed");
-      for (const l of this.#changed) l(this.leader);
+    const observer = await observeLeader(this.#electionKeys, {
+      onChange: (value) => {
+        const leader = parseIdentity(value);
+        this.#leader = leader;
+        this.#log.info({ leader }, "leader changed");
+        for (const l of this.#changed) l(this.leader);
+      },
+      onError: (error) =>
+        this.#log.warn({ err: error }, "leader observer failed; observing again in a second"),
     });
-    observer.on("error", (error) => this.#log.warn({ err: error }, "leader observer failed"));
+    this.#observer = observer;
+    const known = parseIdentity(observer.leader);
+    if (known !== undefined) this.#leader = known;
     this.#campaignNow();
   }
 
@@ -231,6 +237,9 @@ export class Leadership {
     await this.#observer?.cancel().catch(() => undefined);
   }
 }
+
+/** The election's name under the prefix. */
+const ELECTION = "election";
 
 function parseIdentity(value: string | undefined): CoordinatorIdentity | undefined {
   if (value === undefined) return undefined;
