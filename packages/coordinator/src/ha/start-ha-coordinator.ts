@@ -33,7 +33,7 @@ export interface RunningHaCoordinator {
   readonly identity: CoordinatorIdentity;
   /** The serving coordinator while it leads. */
   coordinator(): RunningCoordinator | undefined;
-  /** Stops serving, resigns (a follower takes over at once), closes etcd. Idempotent. */
+  /** Resigns (a follower takes over at once), stops serving, closes etcd. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -152,9 +152,12 @@ export async function startHaCoordinator(
       coordinator: () => coordinator,
       close() {
         closing ??= (async () => {
+          // Resign first: from here on this coordinator answers nothing as leader and its writes
+          // are fenced off, so a follower can take over at once while in-flight calls drain
+          // (up to shutdownGraceMs) instead of after the drain.
+          await ha.close();
           await coordinator?.close().catch(() => undefined);
           await followerServers.close();
-          await ha.close();
           client.close();
           lock?.release();
         })();
