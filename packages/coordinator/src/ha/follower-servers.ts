@@ -1,16 +1,19 @@
 import type {
+  Metadata,
   ServerDuplexStream,
+  ServerUnaryCall,
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { COORDINATOR_SERVICE_NAME, CoordinatorService } from "@strata/proto";
 import type { Logger } from "@strata/runtime-core";
-import { codeToHttpStatus, codeToString } from "@strata/runtime-core";
+import { Code, codeToHttpStatus, codeToString, RuntimeError } from "@strata/runtime-core";
 import express from "express";
 import { HealthImplementation } from "grpc-health-check";
 import helmet from "helmet";
 import type { StatusResponse } from "../api/status.js";
+import { createBearerAuth } from "../auth/bearer-auth.js";
 import { toServiceError } from "../grpc/to-service-error.js";
 import { parseHostPort } from "../host-port.js";
 import { startHttpServer } from "../http/http-server.js";
@@ -25,6 +28,12 @@ export interface FollowerServerOptions {
   startedAtMs: number;
   version: string;
   logger: Logger;
+  /**
+   * The cluster's bearer token, when it has one: a follower asks for it as the leader does (on
+   * every RPC and `/api` route but the probes), so it tells who leads, and where, only to callers
+   * that may talk to the leader.
+   */
+  authToken?: string;
 }
 
 /** The servers of a coordinator that does not lead. */
@@ -47,16 +56,24 @@ export async function startFollowerServers(
   options: FollowerServerOptions,
 ): Promise<FollowerServers> {
   const { leadership } = options;
+  const auth = options.authToken === undefined ? undefined : createBearerAuth(options.authToken);
+  const unauthenticated = () =>
+    new RuntimeError("missing or invalid bearer token", { code: Code.Unauthenticated });
   const grpc = new Server();
-  const refuse = () => toServiceError(leadership.notLeaderError()).status;
+  const refuse = (metadata: Metadata) => {
+    const value = metadata.get("authorization")[0];
+    const allowed = auth === undefined || auth.check(typeof value === "string" ? value : undefined);
+    return toServiceError(allowed ? leadership.notLeaderError() : unauthenticated()).status;
+  };
   const handlers: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(CoordinatorService)) {
     handlers[name] = method.requestStream
       ? (call: ServerDuplexStream<unknown, unknown>) => {
           call.on("error", () => undefined);
-          call.emit("error", refuse());
+          call.emit("error", refuse(call.metadata));
         }
-      : (_call: unknown, callback: sendUnaryData<unknown>) => callback(refuse(), null);
+      : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+          callback(refuse(call.metadata), null);
   }
   grpc.addService(CoordinatorService, handlers);
   // Health checkers (grpc_health_probe, Kubernetes gRPC probes) see a follower as not serving.
@@ -85,6 +102,31 @@ export async function startFollowerServers(
   app.get("/api/health", (_request, response) => {
     response.json({ status: "ok" });
   });
+  const notLeader = (response: express.Response, withLeader: boolean) => {
+    const error = leadership.notLeaderError();
+    const leader = leadership.leader;
+    if (withLeader && leader !== undefined) response.set("strata-leader", leader.http);
+    response
+      .status(codeToHttpStatus(error.code))
+      .set("cache-control", "no-store")
+      .json({
+        code: codeToString(error.code),
+        message: withLeader ? error.rawMessage : "not the leader",
+      });
+  };
+  // Readiness is public (load balancers send no token) and says only "not ready".
+  app.get("/api/ready", (_request, response) => notLeader(response, false));
+  app.use(["/api", "/metrics"], (request, response, next) => {
+    if (auth === undefined || auth.check(request.get("authorization"))) {
+      next();
+      return;
+    }
+    const error = unauthenticated();
+    response
+      .status(codeToHttpStatus(error.code))
+      .set("www-authenticate", 'Bearer realm="strata"')
+      .json({ code: codeToString(error.code), message: error.rawMessage });
+  });
   app.get("/api/status", (_request, response) => {
     const leader = leadership.leader;
     const body: StatusResponse = {
@@ -102,22 +144,15 @@ export async function startFollowerServers(
           : { id: leader.id, grpc_address: leader.grpc, http_address: leader.http },
       coordinator_id: leadership.self.id,
       store: "etcd",
-      auth: false,
+      auth: auth !== undefined,
       heartbeat_timeout_ms: 0,
       membership_version: 0,
       world_size: 0,
     };
     response.set("cache-control", "no-store").json(body);
   });
-  app.use("/api", (_request, response) => {
-    const error = leadership.notLeaderError();
-    const leader = leadership.leader;
-    if (leader !== undefined) response.set("strata-leader", leader.http);
-    response
-      .status(codeToHttpStatus(error.code))
-      .set("cache-control", "no-store")
-      .json({ code: codeToString(error.code), message: error.rawMessage });
-  });
+  app.use(["/api", "/metrics"], (_request, response) => notLeader(response, true));
+  const scheme = options.tls === undefined ? "http" : "https";
   app.use((_request, response) => {
     const leader = leadership.leader;
     response
@@ -127,7 +162,7 @@ export async function startFollowerServers(
         `<!doctype html><title>Strata coordinator (follower)</title><p>This coordinator is a follower. ${
           leader === undefined
             ? "No leader is known yet; an election is under way."
-            : `The leader's dashboard is at <a href="http://${escapeHtml(leader.http)}/">${escapeHtml(leader.http)}</a>.`
+            : `The leader's dashboard is at <a href="${scheme}://${escapeHtml(leader.http)}/">${escapeHtml(leader.http)}</a>.`
         }</p>`,
       );
   });

@@ -95,6 +95,7 @@ export async function startHaCoordinator(
       startedAtMs: Date.now(),
       version: COORDINATOR_VERSION,
       logger,
+      ...(config.authToken === undefined ? {} : { authToken: config.authToken }),
     });
     const identity: CoordinatorIdentity = {
       id: `${hostname()}:${process.pid}`,
