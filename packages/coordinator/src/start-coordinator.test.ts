@@ -1,5 +1,5 @@
-import { credentials } from "@grpc/grpc-js";
-import { CoordinatorClient } from "@strata/proto";
+import { credentials, status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
+import { CoordinatorClient, HeartbeatRequest } from "@strata/proto";
 import { Code, RuntimeError } from "@strata/runtime-core";
 import { startCoordinator } from "./start-coordinator.js";
 import { createMemoryStore } from "./store/index.js";
@@ -38,6 +38,37 @@ describe("startCoordinator (library API)", () => {
       await first;
     }
     expect(coordinator.engine.ready).toBe(false);
+  });
+
+  test("close() ends open heartbeat streams with UNAVAILABLE instead of waiting out the grace period", async () => {
+    // A grace period far beyond the test's timeout: a drain held by the stream would time out.
+    const coordinator = await startCoordinator(
+      { grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", shutdownGraceMs: 600_000 },
+      { store: createMemoryStore() },
+    );
+    const client = new CoordinatorClient(coordinator.grpcAddress, credentials.createInsecure());
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.registerWorker(
+          { workerId: "s-1", hostname: "", port: 0, gpuCount: 0, memoryBytes: 0n, metadata: {} },
+          (error) => (error ? reject(error) : resolve()),
+        ),
+      );
+      const stream = client.streamHeartbeats();
+      const ended = new Promise<number>((resolve) => {
+        stream.on("error", (error: ServiceError) => resolve(error.code));
+        stream.on("end", () => resolve(GrpcStatus.OK));
+      });
+      const answered = new Promise<void>((resolve) => stream.once("data", () => resolve()));
+      stream.write(
+        HeartbeatRequest.fromPartial({ workerId: "s-1", timestampMs: BigInt(Date.now()) }),
+      );
+      await answered;
+      await coordinator.close();
+      expect(await ended).toBe(GrpcStatus.UNAVAILABLE);
+    } finally {
+      client.close();
+    }
   });
 
   test("bad configuration is InvalidArgument naming the key", async () => {

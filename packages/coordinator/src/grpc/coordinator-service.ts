@@ -214,10 +214,14 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
   // collected with it.
   const releases = new WeakMap<readonly string[], { lastArrivalMs: number; pending: number }>();
   const waiters = new Set<AbortController>();
+  // Open heartbeat streams: shutdown ends them (UNAVAILABLE) instead of letting them hold the drain
+  // until the grace period runs out, since a worker's stream never ends by itself.
+  const streams = new Set<(reason: unknown) => void>();
   shutdownSignal.addEventListener(
     "abort",
     () => {
       for (const waiter of waiters) waiter.abort(shutdownSignal.reason);
+      for (const endStream of [...streams]) endStream(shutdownSignal.reason);
     },
     { once: true },
   );
@@ -260,12 +264,21 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         record("streamHeartbeats", status.code ?? GrpcStatus.INTERNAL, startedMs);
         call.emit("error", status);
       };
-      const denied = guard.admit(call.metadata, peer);
+      const denied =
+        guard.admit(call.metadata, peer) ??
+        (shutdownSignal.aborted ? shutdownSignal.reason : undefined);
       if (denied !== undefined) {
         end(denied);
         return;
       }
       let ended = false;
+      const endOnShutdown = (reason: unknown) => {
+        if (ended) return;
+        ended = true;
+        streams.delete(endOnShutdown);
+        end(reason);
+      };
+      streams.add(endOnShutdown);
       call.on("data", (request: HeartbeatRequest) => {
         if (ended) return;
         // A rate-limited message is answered (not recorded) and the stream stays open; any other
@@ -306,15 +319,18 @@ export function createCoordinatorService(options: CoordinatorServiceOptions): Co
         }
       });
       call.on("end", () => {
+        streams.delete(endOnShutdown);
         if (ended) return;
         ended = true;
         record("streamHeartbeats", GrpcStatus.OK, startedMs);
         call.end();
       });
       call.on("error", () => {
+        streams.delete(endOnShutdown);
         ended = true;
       });
       call.on("cancelled", () => {
+        streams.delete(endOnShutdown);
         ended = true;
       });
     },
