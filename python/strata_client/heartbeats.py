@@ -4,13 +4,16 @@ It sends the worker's current state, step, epoch, task and resource usage every 
 once when asked), hands every response to the orchestrator (membership and pending commands), and
 keeps going through failures: `NOT_FOUND` (declared dead: register again, then reopen),
 `UNAVAILABLE` (follow the leader or try the next address after a backoff), `UNIMPLEMENTED`
-(a coordinator without streams: unary Heartbeat calls instead). It never blocks other calls: the
+(a coordinator without streams: unary Heartbeat calls instead), and a stream that stops answering
+(no response for two intervals: it is cancelled and opened again, on the next address when there
+are several, as for `UNAVAILABLE`). It never blocks other calls: the
 orchestrator's barriers and reports run on the same channel in their own threads.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable, Iterator, Optional
 
 import grpc
@@ -21,6 +24,13 @@ from .connection import Connection
 from .errors import StrataError
 
 log = logging.getLogger("strata_client")
+
+#: A stream with a request unanswered for this many heartbeat intervals (at least
+#: `MIN_SILENCE_S`) is given up and opened again: a coordinator that stopped answering (hung,
+#: or a connection that went quiet without being reset) must not keep the worker without
+#: heartbeats until it is declared dead.
+SILENT_INTERVALS = 2
+MIN_SILENCE_S = 1.0
 
 
 class Heartbeater:
@@ -59,6 +69,8 @@ class Heartbeater:
         self._wake = threading.Event()
         self._call: Optional[grpc.Future] = None
         self._call_lock = threading.Lock()
+        self._awaiting_since: Optional[float] = None  # monotonic time of the oldest unanswered request
+        self._silent = False  # the current stream was cancelled for not answering
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.sent = 0
         self.acknowledged = 0
@@ -96,6 +108,7 @@ class Heartbeater:
                 address, stub = self._conn.stub()
             except StrataError:
                 return  # the connection was closed
+            answered_before = self.acknowledged
             try:
                 if self._stream_mode:
                     self._stream(stub)
@@ -109,10 +122,19 @@ class Heartbeater:
             except grpc.RpcError as error:
                 if self._stop.is_set():
                     return
+                if self.acknowledged > answered_before:
+                    attempt = 0  # the stream worked before it failed: back off from the start
                 code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
                 method = "StreamHeartbeats" if self._stream_mode else "Heartbeat"
                 self.last_error = StrataError.from_rpc_error(error, method)
-                if code == grpc.StatusCode.NOT_FOUND:
+                if self._silent:
+                    self._silent = False
+                    self.last_error = StrataError(grpc.StatusCode.UNAVAILABLE,
+                                                  f"no answer from {address} for {self._silence_s():.1f} s",
+                                                  method=method)
+                    log.warning("heartbeat stream to %s stopped answering; opening it again", address)
+                    self._conn.note_unavailable(error, address)
+                elif code == grpc.StatusCode.NOT_FOUND:
                     log.warning("the coordinator no longer knows this worker (%s); registering again",
                                 self.last_error.details)
                     try:
@@ -144,15 +166,30 @@ class Heartbeater:
             attempt += 1
             self._stop.wait(delay)
 
+    def _silence_s(self) -> float:
+        return max(MIN_SILENCE_S, SILENT_INTERVALS * self._interval_s)
+
     def _requests(self) -> Iterator[pb.HeartbeatRequest]:
         while not self._stop.is_set():
+            since = self._awaiting_since
+            if since is not None and time.monotonic() - since >= self._silence_s():
+                with self._call_lock:
+                    call = self._call
+                if call is not None:
+                    self._silent = True
+                    call.cancel()  # the reading loop ends with CANCELLED; _run opens a new stream
+                return
             request = self._build_request()
             self.sent += 1
+            if self._awaiting_since is None:
+                self._awaiting_since = time.monotonic()
             yield request
-            self._wake.wait(self._interval_s)
+            self._wake.wait(self._interval_s)  # the silence is checked before each request
             self._wake.clear()
 
     def _stream(self, stub: pb_grpc.CoordinatorStub) -> None:
+        self._awaiting_since = None
+        self._silent = False
         call = stub.StreamHeartbeats(self._requests(), metadata=self._conn.metadata)
         with self._call_lock:
             self._call = call
@@ -175,6 +212,7 @@ class Heartbeater:
             self._wake.clear()
 
     def _handle(self, response: pb.HeartbeatResponse) -> None:
+        self._awaiting_since = None  # one response per request: the stream answers
         if not response.acknowledged:
             return  # rate-limited: not recorded, nothing to read
         self.acknowledged += 1

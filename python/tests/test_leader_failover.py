@@ -87,8 +87,14 @@ def test_workers_follow_a_new_leader_after_kill_9_of_the_old_one(tmp_path: Path)
             assert a.connection.address == b.connection.address == new_leader.grpc
             # Heartbeats reach the new leader (the old one is dead), and nobody was declared dead.
             acked = {orch: orch.heartbeat_thread.acknowledged for orch in (a, b)}
-            wait_until(lambda: all(o.heartbeat_thread.acknowledged > n for o, n in acked.items()), 15,
-                       message="heartbeats to the new leader")
+            try:
+                wait_until(lambda: all(o.heartbeat_thread.acknowledged > n for o, n in acked.items()), 15,
+                           message="heartbeats to the new leader")
+            except TimeoutError:
+                raise AssertionError("; ".join(
+                    f"{o.worker_id}: at {o.connection.address}, sent {o.heartbeat_thread.sent}, acked "
+                    f"{o.heartbeat_thread.acknowledged} (was {n}), last error {o.heartbeat_thread.last_error}"
+                    for o, n in acked.items())) from None
             assert a.heartbeat_thread.reregistrations == b.heartbeat_thread.reregistrations == 0
             assert (a.rank, b.rank, a.world_size) == (0, 1, 2)
             # The epoch goes on where the reports left off, each sample once.

@@ -3,6 +3,7 @@ coordinator process (and the fake one for scripted commands)."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import grpc
@@ -145,6 +146,35 @@ def test_falls_back_to_unary_heartbeats_without_streams(fake: FakeCoordinator) -
         wait_until(lambda: fake.calls["Heartbeat"] >= 3, 10, message="unary heartbeats")
         assert not orch.heartbeat_thread.streaming
         orch.close(deregister=False)
+
+
+def test_a_heartbeat_stream_that_stops_answering_is_opened_again(fake: FakeCoordinator) -> None:
+    fake.handlers["RegisterWorker"] = registered(interval_ms=100)
+    answered = threading.Event()
+    release = threading.Event()
+    streams_seen: list[int] = []
+
+    def respond(request: pb.HeartbeatRequest) -> pb.HeartbeatResponse:
+        streams_seen.append(fake.calls["StreamHeartbeats"])
+        if fake.calls["StreamHeartbeats"] == 1:
+            release.wait(30)  # the first stream never answers (a hung coordinator)
+        else:
+            answered.set()
+        return pb.HeartbeatResponse(acknowledged=True, membership_version=1, rank=0, world_size=1)
+
+    fake.stream_responses = respond
+    try:
+        with TrainingOrchestrator(fake.address) as orch:
+            orch.register_worker("w-0", resources=False)
+            started = time.monotonic()
+            assert answered.wait(10), "the heartbeat stream was not opened again"
+            # Given up after two intervals of silence (at least 1 s), not sooner.
+            assert time.monotonic() - started >= 0.9
+            wait_until(lambda: orch.heartbeat_thread.acknowledged >= 2, 10, message="heartbeats answered again")
+            assert orch.heartbeat_thread.streaming and fake.calls["StreamHeartbeats"] == 2
+            orch.close(deregister=False)
+    finally:
+        release.set()
 
 
 def test_not_registered_errors_carry_the_grpc_code(coordinator: CoordinatorProcess) -> None:
