@@ -205,6 +205,13 @@ export const WORKER_OPTIONS: readonly OptionSpec[] = [
     fallback: "10",
   },
   {
+    flag: "stop-grace-ms",
+    env: "STRATA_WORKER_STOP_GRACE_MS",
+    arg: "ms",
+    help: "after SIGINT/SIGTERM, how long to finish reporting, recording checkpoints and deregistering before exiting anyway with code 1",
+    fallback: "10000",
+  },
+  {
     flag: "log-level",
     env: "STRATA_LOG_LEVEL",
     arg: "level",
@@ -251,7 +258,13 @@ function invalid(flag: string, why: string, value?: unknown): never {
 export function parseWorkerConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-): { config: TrainingConfig; progress: "auto" | OutputMode; logLevel: LogLevel; logEvery: number } {
+): {
+  config: TrainingConfig;
+  progress: "auto" | OutputMode;
+  logLevel: LogLevel;
+  logEvery: number;
+  stopGraceMs: number;
+} {
   const program = buildProgram();
   try {
     program.parse([...argv], { from: "user" });
@@ -373,7 +386,13 @@ export function parseWorkerConfig(
     barrierTimeoutMs:
       barrierTimeout === undefined ? undefined : int("barrier-timeout-ms", 0, 1, 86_400_000),
   };
-  return { config, progress, logLevel, logEvery: int("log-every", 10, 1) };
+  return {
+    config,
+    progress,
+    logLevel,
+    logEvery: int("log-every", 10, 1),
+    stopGraceMs: int("stop-grace-ms", 10_000, 0, 600_000),
+  };
 }
 
 /**
@@ -396,7 +415,7 @@ export async function runWorkerCli(
     io.stderr.write(`strata-worker: ${RuntimeError.from(error).rawMessage}\n`);
     return EXIT.config;
   }
-  const { config, logLevel, logEvery } = parsed;
+  const { config, logLevel, logEvery, stopGraceMs } = parsed;
   const mode: OutputMode =
     parsed.progress === "auto" ? (io.stdout.isTTY ? "bar" : "json") : parsed.progress;
   const output = createWorkerOutput({
@@ -409,11 +428,24 @@ export async function runWorkerCli(
   const logger = createLogger({ name: "strata-worker", level: logLevel });
   const controller = new AbortController();
   let signals = 0;
+  // Graceful, then forced: a stop finishes what it can (progress reports, checkpoint records,
+  // deregistration) for --stop-grace-ms, then exits anyway, e.g. when no coordinator answers.
+  // Checkpoints already committed to storage stay; a second signal exits at once.
+  let forced: ReturnType<typeof setTimeout> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals > 1) process.exit(EXIT.failure);
     output.event("signal", { signal });
     controller.abort(new RuntimeError(`stopped by ${signal}`, { code: Code.Canceled }));
+    forced = setTimeout(() => {
+      output.event("forced", { graceMs: stopGraceMs });
+      output.close();
+      io.stderr.write(
+        `strata-worker: could not stop cleanly within ${stopGraceMs} ms (is the coordinator reachable?); exiting\n`,
+      );
+      process.exit(EXIT.failure);
+    }, stopGraceMs);
+    forced.unref();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -433,6 +465,7 @@ export async function runWorkerCli(
     io.stderr.write(`strata-worker: ${error.message}\n`);
     return EXIT.failure;
   } finally {
+    clearTimeout(forced);
     output.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
