@@ -69,3 +69,11 @@ export const WORKER_STATE_STYLE: Readonly<Record<ApiWorkerState, StateStyle>> = 
     badge: "bg-red-600 text-white ring-red-700 dark:bg-red-700 dark:text-white dark:ring-red-500",
   },
 };
+
+/** A worker that deregistered (left cleanly): no longer a member, but nothing failed. */
+export const LEFT_STYLE: StateStyle = {
+  label: "Left",
+  color: "zinc",
+  badge:
+    "bg-zinc-100 text-zinc-600 ring-zinc-300 dark:bg-zinc-800 dark:text-zinc-300 dark:ring-zinc-600",
+};

@@ -43,7 +43,7 @@ export function workerColumns(timeoutMs: number | undefined): ColumnDef<WorkerRe
     column.accessor("state", {
       size: 130,
       header: "State",
-      cell: (info) => <StateBadge state={info.getValue()} />,
+      cell: (info) => <StateBadge state={info.getValue()} left={info.row.original.left} />,
     }),
     column.accessor("last_heartbeat", {
       size: 110,

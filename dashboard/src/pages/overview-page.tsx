@@ -72,7 +72,7 @@ export function OverviewPage() {
   const alive =
     workers.data?.filter((w) => w.alive).length ?? value("workers_alive", m?.live_workers);
   const dead =
-    workers.data?.filter((w) => w.state === "dead").length ??
+    workers.data?.filter((w) => w.state === "dead" && !w.left).length ??
     value("workers_dead", m?.dead_workers);
   const total = workers.data?.length ?? m?.total_workers;
   const checkpointRate = value("checkpoint_bytes_per_second", m?.checkpoint_throughput);

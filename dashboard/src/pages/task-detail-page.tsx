@@ -114,7 +114,7 @@ export function TaskDetailPage() {
                           <Link className="link" to={`/workers/${encodeURIComponent(workerId)}`}>
                             {workerId}
                           </Link>
-                          {w ? <StateBadge state={w.state} /> : null}
+                          {w ? <StateBadge state={w.state} left={w.left} /> : null}
                           {w && w.current_task === task.id ? (
                             <span className="text-xs tabular-nums muted">
                               step {formatCount(w.current_step)}

@@ -29,7 +29,9 @@ function WorkerDetail({ id }: { id: string }) {
         title={
           <span className="flex items-center gap-3">
             <span className="font-mono">{id}</span>
-            {detail.data ? <StateBadge state={detail.data.worker.state} /> : null}
+            {detail.data ? (
+              <StateBadge state={detail.data.worker.state} left={detail.data.worker.left} />
+            ) : null}
           </span>
         }
         description={

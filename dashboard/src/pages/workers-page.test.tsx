@@ -71,6 +71,27 @@ describe("workers page", () => {
     expect(router.state.location.search).toBe("?q=w-1");
   });
 
+  test("a worker that left (deregistered) is shown as left, in grey, and not counted as dead", async () => {
+    const leaver = workerFixture({
+      id: "w-3",
+      rank: 3,
+      state: "dead",
+      alive: false,
+      left: true,
+      status: "failed",
+      last_heartbeat: NOW - 30_000,
+    });
+    renderApp("/workers", {
+      "GET /api/workers": [...workers, leaver],
+      "GET /api/status": statusFixture(),
+    });
+    await waitFor(() => rowOf("w-3"));
+    expect(within(rowOf("w-3")).getByText("Left")).toBeTruthy();
+    expect(within(rowOf("w-3")).queryByText("Dead")).toBeNull();
+    expect(rowOf("w-3").className).not.toMatch(/bg-red/);
+    expect(screen.getByText("2 live · 1 dead · 4 known")).toBeTruthy();
+  });
+
   test("a tick updates rows in place; a registration refetches the list", async () => {
     let answer = workers;
     const { live, requests } = renderApp("/workers", {

@@ -59,7 +59,7 @@ export function WorkersPage() {
   const columns = useMemo(() => workerColumns(timeoutMs), [timeoutMs]);
   const rows = useMemo(() => filterWorkers(workers.data ?? [], q, state), [workers.data, q, state]);
   const alive = workers.data?.filter((w) => w.alive).length ?? 0;
-  const dead = workers.data?.filter((w) => w.state === "dead").length ?? 0;
+  const dead = workers.data?.filter((w) => w.state === "dead" && !w.left).length ?? 0;
 
   return (
     <div>
@@ -126,7 +126,7 @@ export function WorkersPage() {
               getRowId={(w) => w.id}
               onRowClick={(w) => navigate(`/workers/${encodeURIComponent(w.id)}`)}
               rowClassName={(w) =>
-                w.state === "dead"
+                w.state === "dead" && !w.left
                   ? "bg-red-50 text-red-900 dark:bg-red-950/50 dark:text-red-200"
                   : !w.alive
                     ? "text-zinc-500"

@@ -185,8 +185,8 @@ export async function startCoordinator(
       let live = 0;
       let dead = 0;
       for (const worker of snapshot.workers) {
-        if (worker.state === "dead" || worker.state === "disconnecting") dead++;
-        else live++;
+        if (worker.membership === "alive") live++;
+        else if (worker.membership === "dead") dead++;
       }
       return {
         workersRegistered: snapshot.workers.length,

@@ -59,6 +59,11 @@ export const workerResponseSchema = z.object({
   state: workerStateSchema,
   /** False once declared dead or departed (kept for rank return). */
   alive: z.boolean(),
+  /**
+   * True when it deregistered (left cleanly, e.g. a worker stopped with Ctrl-C) rather than being
+   * declared dead after missed heartbeats; `state` is `dead` either way.
+   */
+  left: z.boolean(),
   hostname: z.string(),
   incarnation: count,
   registered_at: epochMs,

@@ -1093,6 +1093,7 @@ function view(w: WorkerEntry, membershipVersion: number): WorkerView {
     memoryBytes: w.memoryBytes,
     rank: w.rank,
     state: w.state,
+    membership: w.status,
     incarnation: w.incarnation,
     registeredAtMs: w.registeredAtMs,
     lastHeartbeatMs: w.lastHeartbeatMs,

@@ -339,6 +339,8 @@ export type LatestCheckpointResult =
 
 /** A worker as the read model shows it. */
 export interface WorkerView extends WorkerInfo {
+  /** `alive` counts toward membership; `dead` (declared) and `left` (deregistered) are kept only for rank return. */
+  membership: "alive" | "dead" | "left";
   /** Samples the worker reported consumed, over all datasets and epochs since it registered. */
   samplesConsumed: number;
   pendingCommands: readonly string[];

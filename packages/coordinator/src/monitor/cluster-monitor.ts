@@ -122,7 +122,7 @@ export class ClusterMonitor {
     const now = snapshot.atMs;
     const timeoutMs = snapshot.heartbeatTimeoutMs;
     this.barriers.noteOpen(snapshot.barriers);
-    const counts: WorkerCounts = { total: 0, live: 0, active: 0, steps: 0 };
+    const counts: WorkerCounts = { total: 0, live: 0, left: 0, active: 0, steps: 0 };
     const changed: WorkerTick[] = [];
     const wantTicks = this.#o.wantsTicks?.() ?? true;
     this.rates.begin();

@@ -27,6 +27,8 @@ const ACTIVE: ReadonlySet<WorkerState> = new Set([
 export interface WorkerCounts {
   total: number;
   live: number;
+  /** Workers that deregistered (left cleanly): neither live nor dead. */
+  left: number;
   active: number;
   /** Sum of live workers' step rates, steps per second. */
   steps: number;
@@ -95,8 +97,9 @@ export class ClusterStats {
    * Counts one worker of the current pass into `counts` (after `WorkerRates.note` saw it), so the
    * monitor walks the workers once for everything.
    */
-  count(w: Pick<WorkerReading, "workerId" | "state">, counts: WorkerCounts): void {
+  count(w: Pick<WorkerReading, "workerId" | "state" | "status">, counts: WorkerCounts): void {
     counts.total++;
+    if (w.status === "left") counts.left++;
     if (!isLiveWorkerState(w.state)) return;
     counts.live++;
     if (ACTIVE.has(w.state)) counts.active++;
@@ -124,7 +127,7 @@ export class ClusterStats {
     this.#last = {
       atMs: now,
       liveWorkers: live,
-      deadWorkers: counts.total - live,
+      deadWorkers: counts.total - live - counts.left,
       activeWorkers: active,
       totalWorkers: counts.total,
       heartbeatsPerSecond: this.#heartbeats.perSecond(),

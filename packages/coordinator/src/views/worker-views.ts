@@ -66,6 +66,7 @@ export function toWorkerResponse(w: WorkerView, context: WorkerContext): WorkerR
     rank: w.rank,
     state: w.state,
     alive: isLiveWorkerState(w.state),
+    left: w.membership === "left",
     hostname: w.hostname,
     incarnation: w.incarnation,
     registered_at: w.registeredAtMs,
