@@ -5,13 +5,11 @@ import { useEffect, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
 import { useApi } from "../api/api-context.js";
 import { eventsQuery, logsQuery } from "../api/query-options.js";
-import { DataTable } from "../components/data-table.js";
-import { downloadJson, fileStamp } from "../components/download-json.js";
 import { type EventFilterValues, mergeEvents } from "../components/event-filters.js";
 import { LEVEL_TONE } from "../components/event-list.js";
-import { Icon } from "../components/icons.js";
+import { ExportableTable } from "../components/exportable-table.js";
 import { PageHeader } from "../components/page-header.js";
-import { EmptyState, QueryStatus } from "../components/query-status.js";
+import { QueryStatus } from "../components/query-status.js";
 import { RouteAnchor } from "../components/route-anchor.js";
 import { ToneBadge } from "../components/tone-badge.js";
 import { formatCount, formatTimestamp } from "../format.js";
@@ -292,30 +290,17 @@ function EventsView({ filters, span }: { filters: EventFilterValues; span: TimeW
     <QueryStatus query={first} loadingLabel="Loading events…">
       {() => (
         <div>
-          <div className="mb-2 flex flex-wrap items-center gap-3">
-            <p className="text-sm muted" aria-live="polite">
-              {formatCount(events.length)} events, newest first; new ones appear live.
-            </p>
-            <button
-              type="button"
-              className="btn ml-auto"
-              onClick={() => downloadJson(`strata-events-${fileStamp(Date.now())}.json`, events)}
-              disabled={events.length === 0}
-            >
-              <Icon name="download" width={14} height={14} /> Export JSON
-            </button>
-          </div>
-          {events.length === 0 ? (
-            <EmptyState title="No events match" />
-          ) : (
-            <DataTable
-              caption="Events, newest first"
-              testId="events-table"
-              data={events}
-              columns={eventColumns}
-              getRowId={(e) => String(e.seq)}
-            />
-          )}
+          <ExportableTable
+            rows={events}
+            columns={eventColumns}
+            getRowId={(e) => String(e.seq)}
+            caption="Events, newest first"
+            testId="events-table"
+            summary={`${formatCount(events.length)} events, newest first; new ones appear live.`}
+            liveSummary
+            exportPrefix="strata-events"
+            emptyTitle="No events match"
+          />
           {before !== null ? (
             <button
               type="button"
@@ -351,28 +336,16 @@ function LogsView({ filters, span }: { filters: EventFilterValues; span: TimeWin
     <QueryStatus query={logs} loadingLabel="Loading logs…">
       {(lines) => (
         <div>
-          <div className="mb-2 flex flex-wrap items-center gap-3">
-            <p className="text-sm muted">{formatCount(lines.length)} log lines, newest first.</p>
-            <button
-              type="button"
-              className="btn ml-auto"
-              onClick={() => downloadJson(`strata-logs-${fileStamp(Date.now())}.json`, lines)}
-              disabled={lines.length === 0}
-            >
-              <Icon name="download" width={14} height={14} /> Export JSON
-            </button>
-          </div>
-          {lines.length === 0 ? (
-            <EmptyState title="No log lines match" />
-          ) : (
-            <DataTable
-              caption="Logs, newest first"
-              testId="logs-table"
-              data={lines}
-              columns={logColumns}
-              getRowId={(l) => l.id}
-            />
-          )}
+          <ExportableTable
+            rows={lines}
+            columns={logColumns}
+            getRowId={(l) => l.id}
+            caption="Logs, newest first"
+            testId="logs-table"
+            summary={`${formatCount(lines.length)} log lines, newest first.`}
+            exportPrefix="strata-logs"
+            emptyTitle="No log lines match"
+          />
         </div>
       )}
     </QueryStatus>
