@@ -325,19 +325,6 @@ export async function runCli(
       ? EXIT_CONFIG
       : EXIT_FAILURE;
   }
-  io.stdout(
-    JSON.stringify({
-      msg: "listening",
-      grpc: running.grpcAddress,
-      http: running.httpAddress,
-      tls: config.tlsCert !== undefined,
-      auth: config.authToken !== undefined,
-      pid: process.pid,
-      state: config.state,
-    }),
-  );
-  logger.info({ grpc: running.grpcAddress, http: running.httpAddress }, "listening");
-
   return new Promise<number>((resolveExit) => {
     // Fail-stop: a store that keeps failing ends the process, non-zero, after a clean close.
     let stopping = false;
@@ -377,5 +364,19 @@ export async function runCli(
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Only now, with the handlers in place: a supervisor that sends SIGTERM as soon as it reads
+    // this line must get a clean shutdown, not the default action (an instant kill).
+    io.stdout(
+      JSON.stringify({
+        msg: "listening",
+        grpc: running.grpcAddress,
+        http: running.httpAddress,
+        tls: config.tlsCert !== undefined,
+        auth: config.authToken !== undefined,
+        pid: process.pid,
+        state: config.state,
+      }),
+    );
+    logger.info({ grpc: running.grpcAddress, http: running.httpAddress }, "listening");
   });
 }
