@@ -85,7 +85,10 @@ export class EventStreamHub {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
-    this.#unsubscribe = options.history.subscribe((event) => this.#broadcast(eventFrame(event)));
+    // No client, no frame: a registration burst emits thousands of events nobody is reading.
+    this.#unsubscribe = options.history.subscribe((event) => {
+      if (this.#clients.size > 0) this.#broadcast(eventFrame(event));
+    });
     this.#schedulePing();
   }
 
