@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { type CoordinatorProcess, startCoordinatorProcess } from "@strata/coordinator/testing";
 import type * as MarkdownExamples from "../../scripts/markdown-examples.cjs";
 
 /** The repository root. */
@@ -69,46 +68,8 @@ export async function interruptCleanly(started: MarkdownExamples.StartedBlock): 
 }
 
 /** A coordinator process (the built CLI) on a fixed gRPC address, for blocks that need one. */
-export async function startCoordinator(
-  grpcAddr: string,
-  dataDir: string,
-): Promise<{ grpc: string; stop(): Promise<number | null> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, "packages", "coordinator", "dist", "bin.js"),
-      "--grpc-addr",
-      grpcAddr,
-      "--http-addr",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
-      "--log-level",
-      "warn",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr.on("data", (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  const grpc = await new Promise<string>((resolve, reject) => {
-    exited.then((code) => reject(new Error(`coordinator exited (${code}): ${stderr}`)));
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      if (line.startsWith('{"msg":"listening"'))
-        resolve((JSON.parse(line) as { grpc: string }).grpc);
-    });
-  });
-  return {
-    grpc,
-    stop() {
-      child.kill("SIGTERM");
-      return exited;
-    },
-  };
+export function startCoordinator(grpcAddr: string, dataDir: string): Promise<CoordinatorProcess> {
+  return startCoordinatorProcess({ grpcAddr, dataDir, args: ["--log-level", "warn"] });
 }
 
 /** The commands `.ci/run` executes (what CI runs on a fresh clone). */

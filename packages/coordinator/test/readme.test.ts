@@ -33,6 +33,7 @@ const LISTENING_JSON = '{"msg":"listening"';
 const HA = "# not runnable:";
 const HTTP_API = 'import { createMemoryStore, startCoordinator } from "@strata/coordinator";';
 const EMBEDDING = 'import { startCoordinator } from "@strata/coordinator";';
+const TESTING = 'import { startCoordinatorProcess } from "@strata/coordinator/testing";';
 const GRPC_JS = 'import { credentials, Metadata } from "@grpc/grpc-js";';
 const PROTOC = "mkdir -p gen && protoc";
 const PYTHON_WORKER = 'import sys; sys.path.insert(0, "gen")';
@@ -46,6 +47,7 @@ test("every block of the README is covered by a case below", () => {
     HA,
     HTTP_API,
     EMBEDDING,
+    TESTING,
     GRPC_JS,
     PROTOC,
     PYTHON_WORKER,
@@ -159,6 +161,21 @@ test("the TLS and token command serves HTTPS with the self-signed certificate, t
     }
   } finally {
     rmSync("/tmp/strata-coordinator-tls", { recursive: true, force: true });
+  }
+});
+
+test("the testing example starts a real coordinator process and stops it cleanly, twice", async () => {
+  try {
+    for (let run = 0; run < 2; run++) {
+      const result = await runTypeScriptBlock(block(TESTING).code, {
+        cwd: PACKAGE_DIR,
+        timeoutMs: 60_000,
+      });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: "" });
+      expect(result.stdout).toMatch(/^127\.0\.0\.1:\d+ 200\n0\n$/);
+    }
+  } finally {
+    rmSync("/tmp/strata-test", { recursive: true, force: true });
   }
 });
 

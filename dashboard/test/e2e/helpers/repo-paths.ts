@@ -26,8 +26,6 @@ function findDashboardDir(): string {
 export const DASHBOARD_DIR = findDashboardDir();
 /** The repository root. */
 export const REPO_DIR = dirname(DASHBOARD_DIR);
-/** The built coordinator binary (`pnpm --filter @strata/coordinator build`). */
-export const COORDINATOR_BIN = join(REPO_DIR, "packages", "coordinator", "dist", "bin.js");
 /** The built `strata-worker` CLI (`pnpm --filter @strata/client-sdk build`). */
 export const WORKER_BIN = join(REPO_DIR, "packages", "client-sdk", "dist", "worker-cli", "bin.js");
 /** The built dashboard (`pnpm --filter @strata/dashboard build`). */
