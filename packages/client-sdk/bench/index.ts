@@ -18,10 +18,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { COORDINATOR_BIN, startCoordinatorProcess } from "@strata/coordinator/testing";
 
 const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WORKER_BIN = path.join(packageDir, "dist", "worker-cli", "bin.js");
-const COORDINATOR_BIN = path.join(packageDir, "..", "coordinator", "dist", "bin.js");
 
 const WORKERS = 4;
 const HEARTBEAT_TIMEOUT_MS = 2_000;
@@ -47,35 +47,12 @@ for (const bin of [WORKER_BIN, COORDINATOR_BIN]) {
   }
 }
 
-function startCoordinator(dir: string): Promise<{ child: ChildProcess; grpc: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      COORDINATOR_BIN,
-      "--grpc-addr",
-      "127.0.0.1:0",
-      "--http-addr",
-      "127.0.0.1:0",
-      "--data-dir",
-      path.join(dir, "coordinator"),
-      "--heartbeat-timeout-ms",
-      String(HEARTBEAT_TIMEOUT_MS),
-      "--log-level",
-      "warn",
-    ],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  );
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`coordinator exited (${code})`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; grpc?: string };
-        if (parsed.msg === "listening" && parsed.grpc) resolve({ child, grpc: parsed.grpc });
-      } catch {
-        // not JSON
-      }
-    });
+async function startCoordinator(dir: string): Promise<{ child: ChildProcess; grpc: string }> {
+  const started = await startCoordinatorProcess({
+    dataDir: path.join(dir, "coordinator"),
+    args: ["--heartbeat-timeout-ms", String(HEARTBEAT_TIMEOUT_MS), "--log-level", "warn"],
   });
+  return { child: started.child, grpc: started.grpc };
 }
 
 let incarnations = 0;

@@ -1,11 +1,11 @@
 // Processes for the `ha` benchmark section: a single-member etcd (Debian's etcd-server, started
 // by the test helper) and coordinator processes (dist/bin.js, `--state etcd`) keeping their state
 // in it. Every process is a real child process on loopback; the caller stops them.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { startCoordinatorProcess } from "../src/testing/index.js";
 import { type EtcdProcess, startEtcd } from "../test/helpers/etcd-process.js";
 
 /** One coordinator of a highly available group, as a child process. */
@@ -43,16 +43,12 @@ export function startHaCoordinatorProcess(
   options: HaCoordinatorOptions,
 ): Promise<HaCoordinatorProcess> {
   mkdirSync(options.dataDir, { recursive: true });
-  const child = spawn(
-    process.execPath,
-    [
-      options.bin,
-      "--grpc-addr",
-      `127.0.0.1:${options.grpcPort ?? 0}`,
-      "--http-addr",
-      `127.0.0.1:${options.httpPort ?? 0}`,
-      "--data-dir",
-      options.dataDir,
+  return startCoordinatorProcess({
+    command: [process.execPath, options.bin],
+    grpcAddr: `127.0.0.1:${options.grpcPort ?? 0}`,
+    httpAddr: `127.0.0.1:${options.httpPort ?? 0}`,
+    dataDir: options.dataDir,
+    args: [
       "--state",
       "etcd",
       "--etcd-endpoints",
@@ -63,33 +59,13 @@ export function startHaCoordinatorProcess(
       "warn",
       ...(options.args ?? []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`coordinator did not listen within 15 s; stderr:\n${stderr}`));
-    }, 15_000);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`coordinator exited (${code ?? signal}) before listening:\n${stderr}`));
-    });
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; grpc?: string; http?: string };
-        if (parsed.msg !== "listening" || !parsed.grpc || !parsed.http) return;
-        clearTimeout(timer);
-        resolve({ child, grpc: parsed.grpc, http: parsed.http, exited });
-      } catch {
-        // a line that is not ours
-      }
-    });
-  });
+    startTimeoutMs: 15_000,
+  }).then((started) => ({
+    child: started.child,
+    grpc: started.grpc,
+    http: started.http,
+    exited: started.exited.then(() => undefined),
+  }));
 }
 
 /** Kills a coordinator (SIGKILL unless told) and waits for the exit. */

@@ -7,19 +7,19 @@
 // The coordinator runs as a real process (dist/bin.js, SQLite in a temp dir, rate limits off: the
 // load comes from few connections); heartbeats come from a separate process (load-client.ts), the
 // stream clients from another (event-stream-clients.ts).
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
 import { credentials } from "@grpc/grpc-js";
 import { CoordinatorClient, WorkerStatus_State } from "@strata/proto";
+import { COORDINATOR_BIN, startCoordinatorProcess } from "../src/testing/index.js";
 import type { StreamCommand } from "./event-stream-clients.js";
 import type { LoadCommand } from "./load-client.js";
 
 const HERE = resolve(process.argv[1] ?? ".", "..");
-const BIN = join(HERE, "..", "dist", "bin.js");
+const BIN = COORDINATOR_BIN;
 const WORKERS = 1_000;
 const STREAM_CLIENTS = 50;
 const DASHBOARD_TARGET_MS = 50;
@@ -59,16 +59,9 @@ class Helper<C> {
 }
 
 async function startCoordinator(dataDir: string) {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      "--grpc-addr",
-      "127.0.0.1:0",
-      "--http-addr",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
+  const started = await startCoordinatorProcess({
+    dataDir,
+    args: [
       "--rate-limit-rps",
       "0",
       "--http-rate-limit-rps",
@@ -80,24 +73,14 @@ async function startCoordinator(dataDir: string) {
       "--log-level",
       "warn",
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const addresses = await new Promise<{ grpc: string; http: string }>((res, rej) => {
-    child.once("exit", (code) => rej(new Error(`coordinator exited ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; grpc: string; http: string };
-        if (parsed.msg === "listening") res(parsed);
-      } catch {
-        // not ours
-      }
-    });
   });
   return {
-    ...addresses,
+    grpc: started.grpc,
+    http: started.http,
     async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await started.stop();
+      // Its warnings, if any, for the reader of the report.
+      process.stderr.write(started.stderr());
     },
   };
 }

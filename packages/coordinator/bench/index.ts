@@ -12,17 +12,17 @@
 //   store ≥ 0.5× the SQLite store's.
 // The coordinator runs as a real process (dist/bin.js, SQLite in a temp dir, rate limit off because
 // the load comes from a few connections); the load comes from separate client processes.
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
+import { COORDINATOR_BIN, startCoordinatorProcess } from "../src/testing/index.js";
 import { startEtcdStoreCoordinator } from "./ha-cluster.js";
 import { measureFailover } from "./ha-failover.js";
 import type { LoadCommand } from "./load-client.js";
 
 const HERE = resolve(process.argv[1] ?? ".", "..");
-const BIN = join(HERE, "..", "dist", "bin.js");
+const BIN = COORDINATOR_BIN;
 const CLIENTS = 2;
 const CHANNELS_PER_CLIENT = 4;
 
@@ -98,35 +98,11 @@ async function startNoop(): Promise<Server> {
 
 async function startCoordinatorServer(extra: string[] = []): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), "strata-bench-"));
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      "--grpc-addr",
-      "127.0.0.1:0",
-      "--http-addr",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
-      "--rate-limit-rps",
-      "0",
-      "--max-workers",
-      "100000",
-      ...extra,
-    ],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  );
-  const { grpc, http } = await new Promise<{ grpc: string; http: string }>((res, rej) => {
-    child.once("exit", (code) => rej(new Error(`coordinator exited ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; grpc: string; http: string };
-        if (parsed.msg === "listening") res(parsed);
-      } catch {
-        // not ours
-      }
-    });
+  const started = await startCoordinatorProcess({
+    dataDir,
+    args: ["--rate-limit-rps", "0", "--max-workers", "100000", ...extra],
   });
+  const { grpc, http } = started;
   const metric = async (name: string): Promise<number> => {
     const text = await (await fetch(`http://${http}/metrics`)).text();
     const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
@@ -135,7 +111,7 @@ async function startCoordinatorServer(extra: string[] = []): Promise<Server> {
   let sumBefore = 0;
   return {
     name: "strata coordinator",
-    pid: child.pid as number,
+    pid: started.child.pid as number,
     address: grpc,
     async serverReleaseMs() {
       // One barrier per measurement: the histogram's sum grows by exactly its latency.
@@ -155,8 +131,7 @@ async function startCoordinatorServer(extra: string[] = []): Promise<Server> {
         await new Promise((r) => setTimeout(r, 10));
     },
     async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await started.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -165,9 +140,10 @@ async function startCoordinatorServer(extra: string[] = []): Promise<Server> {
 /** A coordinator whose SQLite commits each sleep `commitMs` first (bench/slow-disk-coordinator.ts). */
 async function startSlowDiskCoordinator(commitMs: number): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), "strata-bench-slow-"));
-  const child = spawn(
-    process.execPath,
-    [
+  // The script takes its own addresses (port 0) and ignores the flags the helper adds.
+  const started = await startCoordinatorProcess({
+    command: [
+      process.execPath,
       "--conditions=@strata/source",
       "--import",
       "tsx",
@@ -175,28 +151,17 @@ async function startSlowDiskCoordinator(commitMs: number): Promise<Server> {
       dataDir,
       String(commitMs),
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const { grpc } = await new Promise<{ grpc: string }>((res, rej) => {
-    child.once("exit", (code) => rej(new Error(`slow-disk coordinator exited ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      try {
-        const parsed = JSON.parse(line) as { msg?: string; grpc: string };
-        if (parsed.msg === "listening") res(parsed);
-      } catch {
-        // not ours
-      }
-    });
   });
+  const { grpc } = started;
   return {
     name: `strata coordinator (commits +${commitMs} ms)`,
-    pid: child.pid as number,
+    pid: started.child.pid as number,
     address: grpc,
     serverReleaseMs: () => Promise.resolve(Number.NaN),
     armed: () => Promise.resolve(),
     async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await started.stop();
+      process.stderr.write(started.stderr()); // as before, where it went to the terminal
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
