@@ -33,6 +33,16 @@ SILENT_INTERVALS = 2
 MIN_SILENCE_S = 1.0
 
 
+class _Silence(grpc.RpcError):
+    """A stream given up for silence (see `SILENT_INTERVALS`)."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "no answer"
+
+
 class Heartbeater:
     """Runs heartbeats in a daemon thread until `stop()`.
 
@@ -134,6 +144,9 @@ class Heartbeater:
                                                   method=method)
                     log.warning("heartbeat stream to %s stopped answering; opening it again", address)
                     self._conn.note_unavailable(error, address)
+                    # The silence was the wait: a backoff on top (up to its cap after a failover's
+                    # many failures) could outlast the new leader's grace and get us declared dead.
+                    continue
                 elif code == grpc.StatusCode.NOT_FOUND:
                     log.warning("the coordinator no longer knows this worker (%s); registering again",
                                 self.last_error.details)
@@ -169,38 +182,64 @@ class Heartbeater:
     def _silence_s(self) -> float:
         return max(MIN_SILENCE_S, SILENT_INTERVALS * self._interval_s)
 
-    def _requests(self) -> Iterator[pb.HeartbeatRequest]:
-        while not self._stop.is_set():
-            since = self._awaiting_since
-            if since is not None and time.monotonic() - since >= self._silence_s():
-                with self._call_lock:
-                    call = self._call
-                if call is not None:
-                    self._silent = True
-                    call.cancel()  # the reading loop ends with CANCELLED; _run opens a new stream
-                return
+    def _requests(self, done: threading.Event) -> Iterator[pb.HeartbeatRequest]:
+        """This stream's requests, one per interval, until the stream is `done` (a generator of an
+        ended stream may still be waiting in gRPC's thread: it must not send for the next one)."""
+        while not self._stop.is_set() and not done.is_set():
             request = self._build_request()
             self.sent += 1
             if self._awaiting_since is None:
                 self._awaiting_since = time.monotonic()
             yield request
-            self._wake.wait(self._interval_s)  # the silence is checked before each request
+            self._wake.wait(self._interval_s)
             self._wake.clear()
 
     def _stream(self, stub: pb_grpc.CoordinatorStub) -> None:
-        self._awaiting_since = None
+        """One stream, until it fails, the thread stops, or a request goes unanswered for the
+        silence limit. Responses are read on a thread of their own and this one watches: seen
+        here, a cancelled call whose transport had stalled never woke its reader, so waiting on
+        the reader could hold the heartbeats for good."""
+        # The first request goes out as the stream opens: from then on an answer is due (a stream
+        # that never gets going counts as silent too).
+        self._awaiting_since = time.monotonic()
         self._silent = False
-        call = stub.StreamHeartbeats(self._requests(), metadata=self._conn.metadata)
+        done = threading.Event()
+        ended = threading.Event()
+        failure: list[BaseException] = []
+        call = stub.StreamHeartbeats(self._requests(done), metadata=self._conn.metadata)
         with self._call_lock:
             self._call = call
-        if self._stop.is_set():
-            call.cancel()
+
+        def read() -> None:
+            try:
+                for response in call:
+                    if done.is_set():
+                        return  # given up on: a newer stream is in charge
+                    self._handle(response)
+            except BaseException as error:  # handed to the heartbeat thread, which decides
+                failure.append(error)
+            finally:
+                ended.set()
+
+        threading.Thread(target=read, name=f"{self._thread.name}-reader", daemon=True).start()
+        period = min(0.5, self._silence_s() / 4)
         try:
-            for response in call:
-                self._handle(response)
+            while not ended.wait(period):
+                if self._stop.is_set():
+                    call.cancel()
+                    return
+                since = self._awaiting_since
+                if since is not None and time.monotonic() - since >= self._silence_s():
+                    self._silent = True
+                    call.cancel()
+                    ended.wait(1.0)  # usually ends at once with CANCELLED; if not, go on without it
+                    raise _Silence()
         finally:
+            done.set()
             with self._call_lock:
                 self._call = None
+        if failure:
+            raise failure[0]
 
     def _unary(self, stub: pb_grpc.CoordinatorStub) -> None:
         while not self._stop.is_set():
