@@ -20,7 +20,8 @@ const SAMPLES = 8_000;
 const SHARD_SIZE = 100;
 const WORKERS = ["r-0", "r-1", "r-2", "r-3"];
 
-const jobArgs = (coordinator: string, dir: string, extra: string[] = []) => [
+/** `stepDelayMs`: extra time per step, so the job outlasts what a test does to it. */
+const jobArgs = (coordinator: string, dir: string, extra: string[] = [], stepDelayMs = 20) => [
   "--coordinator",
   coordinator,
   "--data-dir",
@@ -38,7 +39,7 @@ const jobArgs = (coordinator: string, dir: string, extra: string[] = []) => [
   "--checkpoint-every",
   "10",
   "--step-delay-ms",
-  "20",
+  String(stepDelayMs),
   "--epochs",
   "1",
   "--log-samples",
@@ -126,11 +127,18 @@ describe("restarts", () => {
     const args = ["--heartbeat-timeout-ms", "3000"];
     coordinator = await startCoordinator(dataDir, { grpcPort: port, args });
     const events: WorkerEvent[] = [];
+    // 125 steps of at least 60 ms each: no worker can finish its epoch before the kill (at 20 ms,
+    // a worker that started 2-3 s before the others on a busy machine did).
     for (const id of WORKERS)
-      processes.push(startWorker(id, jobArgs(`127.0.0.1:${port}`, dir), events));
-    await (processes[0] as WorkerProcess).waitFor(
-      "a complete checkpoint",
-      (e) => e.event === "checkpoint_committed" && e.complete === true,
+      processes.push(startWorker(id, jobArgs(`127.0.0.1:${port}`, dir, [], 60), events));
+    // A complete checkpoint, whichever worker's part completed it.
+    await Promise.any(
+      processes.map((p) =>
+        p.waitFor(
+          "a complete checkpoint",
+          (e) => e.event === "checkpoint_committed" && e.complete === true,
+        ),
+      ),
     );
     await coordinator.stop("SIGKILL");
     // Every worker notices (heartbeats fail), then the coordinator comes back on the same address.
